@@ -1,0 +1,159 @@
+#include "helper/helper.h"
+
+#include <ctime>
+#include <optional>
+
+#include "helper/ask_refresher.h"
+#include "helper/caller.h"
+#include "helper/freshness.h"
+#include "shared/line_io.h"
+#include "shared/paths.h"
+#include "shared/record.h"
+#include "shared/secure_file.h"
+#include "shared/status_record.h"
+#include "shared/text.h"
+
+namespace ckh {
+
+namespace {
+
+constexpr std::size_t kMaxMessage = 480;  // Claude Code shows the first 500 bytes of stderr
+
+HelperOutcome failure(HelperExit exit, const std::string& message, std::string_view secret = {}) {
+  // Defence in depth: whatever the message quotes, the credential we hold never leaves.
+  std::string line = "claude-key-helper: " + redact(message, secret);
+  line = one_line(line, kMaxMessage);
+  line += '\n';
+  return HelperOutcome{exit, {}, std::move(line)};
+}
+
+HelperExit exit_for(ErrorClass kind) {
+  switch (kind) {
+    case ErrorClass::unsafe: return HelperExit::unsafe;
+    case ErrorClass::corrupt: return HelperExit::corrupt;
+    case ErrorClass::config:
+    case ErrorClass::not_found: return HelperExit::not_configured;
+    case ErrorClass::usage: return HelperExit::usage;
+    case ErrorClass::io: return HelperExit::io;
+    case ErrorClass::transient:
+    case ErrorClass::permanent: return HelperExit::expired;
+  }
+  return HelperExit::io;
+}
+
+struct Loaded {
+  std::optional<CredentialRecord> record;  // none: no record yet
+  std::optional<Error> refused;            // unsafe, corrupt or unreadable
+};
+
+Loaded load_record(const std::string& path) {
+  auto text = read_private_file(path, kMaxRecordBytes);
+  if (!text) {
+    if (text.error().kind == ErrorClass::not_found) return {};
+    return Loaded{std::nullopt, text.error()};
+  }
+  auto record = parse_record(*text);
+  if (!record) return Loaded{std::nullopt, Error{record.error().kind, path + " " + record.error().message}};
+  return Loaded{std::move(*record), std::nullopt};
+}
+
+// Why the last refresh failed, for the message: the reply if there was one, else what the
+// refresher recorded in P.status.
+std::string refresh_failure_reason(const Result<RefreshReply>& reply, const std::string& status_path) {
+  if (reply && !reply->ok && !reply->message.empty()) return reply->message;
+  if (!reply && reply.error().kind != ErrorClass::transient) return reply.error().message;
+  if (auto text = read_private_file(status_path, kMaxStatusBytes)) {
+    if (auto status = parse_status(*text); status && !status->last_error.empty()) return status->last_error;
+  }
+  return reply ? std::string("the refresher could not refresh it") : reply.error().message;
+}
+
+std::string format_utc(std::int64_t unix_s) {
+  char buffer[32];
+  const std::time_t t = static_cast<std::time_t>(unix_s);
+  struct tm parts {};
+  ::gmtime_r(&t, &parts);
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return buffer;
+}
+
+HelperOutcome serve(const CredentialRecord& record, const std::optional<std::string>& memory_path,
+                    const std::string& callers_dir) {
+  if (memory_path) {
+    write_caller_memory(callers_dir, *memory_path, CallerMemory{record.generation, monotonic_ms()});
+  }
+  return HelperOutcome{HelperExit::ok, record.credential + "\n", {}};
+}
+
+}  // namespace
+
+HelperOutcome run_helper(const HelperOptions& options) {
+  auto dir = state_dir();
+  if (!dir) return failure(HelperExit::not_configured, dir.error().message);
+  const ProfilePaths paths = profile_paths(*dir, options.profile);
+  const std::string& profile = options.profile;
+  const std::string status_hint = "; run: claude-key-refresher status --profile " + profile;
+
+  Loaded loaded = load_record(paths.cred);
+  if (loaded.refused) {
+    const Error& error = *loaded.refused;
+    std::string advice = error.kind == ErrorClass::corrupt
+                             ? "; run: claude-key-refresher once --force --profile " + profile
+                             : "; fix or remove it, then run: claude-key-refresher once --force --profile " + profile;
+    return failure(exit_for(error.kind), "refusing the credential cache: " + error.message + advice);
+  }
+
+  const std::int64_t now_s = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t need_until = need_valid_until(now_s, options.ttl_ms, options.margin_ms);
+
+  std::optional<std::string> memory_path;
+  std::optional<CallerMemory> memory;
+  if (options.from_claude_code) {
+    if (auto caller = identify_claude_code_caller()) {
+      memory_path = caller_memory_path(paths.callers_dir, profile, *caller);
+      memory = read_caller_memory(*memory_path);
+    }
+  }
+
+  const bool suspected_401 =
+      loaded.record && suspect_401(memory, loaded.record->generation, monotonic_ms(), options.ttl_ms);
+  if (loaded.record && !suspected_401 && fresh_enough(*loaded.record, need_until)) {
+    return serve(*loaded.record, memory_path, paths.callers_dir);
+  }
+
+  RefreshRequest request;
+  request.reason = suspected_401 ? RefreshReason::suspected_401
+                                 : (loaded.record ? RefreshReason::expiring : RefreshReason::due);
+  request.seen_generation = loaded.record ? loaded.record->generation : 0;
+  request.need_until = need_until;
+  const RefresherAddress address{paths.sock, find_refresher(), profile};
+  const auto reply = ask_refresher(address, request, monotonic_ms() + options.wait_ms);
+
+  // Whatever the reply said, the record on disk is the truth now.
+  Loaded after = load_record(paths.cred);
+  const std::optional<CredentialRecord>& best = after.record ? after.record : loaded.record;
+  const std::int64_t after_s = static_cast<std::int64_t>(std::time(nullptr));
+  if (best && still_valid(*best, after_s)) return serve(*best, memory_path, paths.callers_dir);
+
+  const std::string_view secret = best ? std::string_view(best->credential) : std::string_view();
+  if (after.refused) {
+    return failure(exit_for(after.refused->kind), "refusing the credential cache: " + after.refused->message, secret);
+  }
+  const std::string reason = refresh_failure_reason(reply, paths.status);
+  if (!best) {
+    const bool not_set_up = (reply && !reply->ok && reply->error_class == ErrorClass::config) ||
+                            (!reply && reply.error().kind == ErrorClass::config);
+    if (not_set_up) {
+      return failure(HelperExit::not_configured, "profile '" + profile + "' is not set up: " + reason +
+                                                     "; see: claude-key-refresher check-config");
+    }
+    return failure(HelperExit::not_configured, "no credential yet for profile '" + profile + "': " + reason +
+                                                   "; run: claude-key-refresher once --profile " + profile);
+  }
+  return failure(HelperExit::expired, "the credential for profile '" + profile + "' expired at " +
+                                          format_utc(*best->expires_at) + " and no fresh one could be had: " +
+                                          reason + status_hint,
+                 secret);
+}
+
+}  // namespace ckh

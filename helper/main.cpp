@@ -1,0 +1,110 @@
+// claude-key-helper: what Claude Code runs as apiKeyHelper. Prints the current credential
+// of a profile. Process plumbing only: arguments, environment, output, exit code; the
+// logic is in helper.cpp. Static, no iostreams: its cost is a bare process start.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "helper/freshness.h"
+#include "helper/helper.h"
+#include "shared/paths.h"
+#include "shared/text.h"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: claude-key-helper [--profile P] [--wait-ms N]\n"
+    "Prints the current credential of profile P (default: $CLAUDE_KEY_HELPER_PROFILE or "
+    "'default') for Claude Code's apiKeyHelper.\n"
+    "Environment: CLAUDE_CODE_API_KEY_HELPER_TTL_MS (the caller's cache TTL, default 300000),\n"
+    "  CLAUDE_KEY_HELPER_MARGIN_MS (extra validity beyond the TTL, default 15000),\n"
+    "  CLAUDE_KEY_HELPER_WAIT_MS (longest wait for a refresh, default 10000),\n"
+    "  CLAUDE_KEY_HELPER_STATE_DIR, CLAUDE_KEY_REFRESHER.\n"
+    "Exit: 0 ok, 64 usage, 65 corrupt cache, 75 expired and not refreshable, 77 unsafe cache,\n"
+    "  78 not configured or no credential yet.\n";
+
+void write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t written = ::write(fd, text.data(), text.size());
+    if (written <= 0) return;
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+}
+
+int usage_error(std::string_view what) {
+  std::string line = "claude-key-helper: ";
+  line += what;
+  line += "; run: claude-key-helper --help\n";
+  write_all(2, line);
+  return 64;
+}
+
+// A positive millisecond count from the environment, else the default.
+std::int64_t env_ms(const char* name, std::int64_t fallback) {
+  const char* value = std::getenv(name);
+  if (!value) return fallback;
+  auto parsed = ckh::parse_i64(value);
+  return parsed && *parsed >= 0 && *parsed <= 86400000LL ? *parsed : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ckh::HelperOptions options;
+  if (const char* profile = std::getenv("CLAUDE_KEY_HELPER_PROFILE"); profile && *profile) {
+    options.profile = profile;
+  }
+  options.ttl_ms = env_ms("CLAUDE_CODE_API_KEY_HELPER_TTL_MS", ckh::kDefaultTtlMs);
+  options.margin_ms = env_ms("CLAUDE_KEY_HELPER_MARGIN_MS", ckh::kDefaultMarginMs);
+  options.wait_ms = env_ms("CLAUDE_KEY_HELPER_WAIT_MS", ckh::kDefaultWaitMs);
+
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    std::string_view value;
+    bool has_value = false;
+    auto take = [&](std::string_view flag) {
+      if (arg == flag) {
+        if (i + 1 >= argc) return false;
+        value = argv[++i];
+        has_value = true;
+        return true;
+      }
+      if (arg.size() > flag.size() + 1 && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=') {
+        value = arg.substr(flag.size() + 1);
+        has_value = true;
+        return true;
+      }
+      return false;
+    };
+    if (arg == "--help" || arg == "-h") {
+      write_all(1, kUsage);
+      return 0;
+    }
+    if (take("--profile")) {
+      options.profile = std::string(value);
+    } else if (take("--wait-ms")) {
+      auto parsed = ckh::parse_i64(value);
+      if (!parsed || *parsed < 0 || *parsed > 600000) return usage_error("--wait-ms takes 0..600000");
+      options.wait_ms = *parsed;
+    } else if (arg == "--profile" || arg == "--wait-ms") {
+      return usage_error(std::string(arg) + " needs a value");
+    } else {
+      return usage_error("unknown argument '" + ckh::one_line(arg, 64) + "'");
+    }
+    (void)has_value;
+  }
+  if (!ckh::valid_profile_name(options.profile)) {
+    return usage_error("profile names are 1-64 letters, digits, '-' or '_'");
+  }
+  // Started by Claude Code (it sets CLAUDE_CODE_ENTRYPOINT for the helper) and not by a
+  // person at a terminal: only then may an early rerun be taken for a 401.
+  const char* entrypoint = std::getenv("CLAUDE_CODE_ENTRYPOINT");
+  options.from_claude_code = entrypoint && *entrypoint && !::isatty(0) && !::isatty(2);
+
+  const ckh::HelperOutcome outcome = ckh::run_helper(options);
+  if (!outcome.out.empty()) write_all(1, outcome.out);
+  if (!outcome.err.empty()) write_all(2, outcome.err);
+  return static_cast<int>(outcome.exit);
+}

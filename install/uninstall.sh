@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# claude-key-helper uninstaller: undoes exactly what install/install.sh recorded in
+# STATE/install-manifest.txt, nothing else.
+#   install/uninstall.sh [--purge]
+# In order:
+#   1. stops and disables the systemd user units it installed and removes them
+#      (daemon-reload), or stops the background refresher named by its pid file (SIGTERM,
+#      SIGKILL after 10 s; only a process that is a claude-key-refresher);
+#   2. unregisters the helper from Claude Code's settings.json (restores the previous
+#      apiKeyHelper / TTL, leaves values you changed since alone; claude-code-settings.py);
+#   3. removes the installed binaries, share and doc files (cmake's install list), and the
+#      directories the install created, when empty.
+# Your config, the key file and the state dir are kept (the manifest then lists only them)
+# unless --purge: then the key file and the state dir are removed, and the config too if
+# the installer wrote it and it is unchanged since (an edited config is kept, and said so).
+# Safe to run twice: what is gone already is skipped. Prints one line per thing it does.
+# Environment: the same XDG_*/CLAUDE_KEY_HELPER_*/CLAUDE_CONFIG_DIR as the install.
+# Called by: people (README), tests/integration/install_uninstall.sh.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+say() { printf 'uninstall: %s\n' "$*"; }
+warn() { printf 'uninstall: warning: %s\n' "$*" >&2; }
+die() { printf 'uninstall: error: %s\n' "$*" >&2; exit 1; }
+
+purge=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --purge) purge=1; shift ;;
+    -h|--help) sed -n '4p' "${BASH_SOURCE[0]}" | sed 's/^#  */usage: /' >&2; exit 2 ;;
+    *) warn "unknown argument '$1'"; exit 2 ;;
+  esac
+done
+
+[ -n "${HOME:-}" ] || die "HOME is not set"
+state=${CLAUDE_KEY_HELPER_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/claude-key-helper}
+manifest=$state/install-manifest.txt
+if [ ! -f "$manifest" ]; then
+  say "no install manifest at $manifest: nothing recorded, nothing to undo"
+  exit 0
+fi
+
+kinds=() values=() extras=()
+while IFS=$'\t' read -r kind value extra || [ -n "$kind" ]; do
+  case "$kind" in ''|'#'*) continue ;; esac
+  kinds+=("$kind") values+=("$value") extras+=("${extra:-}")
+done <"$manifest"
+keep=()  # manifest lines that stay (what is kept, what could not be undone)
+keep_line() { keep+=("$(printf '%s\t' "$@")"); }
+all_of() {  # all_of KIND: the values recorded for KIND, one per line
+  local i
+  for i in "${!kinds[@]}"; do
+    [ "${kinds[$i]}" != "$1" ] || printf '%s\n' "${values[$i]}"
+  done
+}
+mapfile -t units < <(all_of unit)
+mapfile -t enabled < <(all_of enabled)
+mapfile -t pidfiles < <(all_of pidfile)
+mapfile -t registrations < <(all_of registration)
+mapfile -t files < <(all_of file)
+mapfile -t dirs < <(all_of dir)
+mapfile -t keyfiles < <(all_of keyfile)
+mapfile -t statedirs < <(all_of statedir)
+
+# --- 1. stop the refresher -----------------------------------------------------------------
+user_systemd() {
+  command -v systemctl >/dev/null 2>&1 && systemctl --user show-environment >/dev/null 2>&1
+}
+if [ ${#units[@]} -gt 0 ] || [ ${#enabled[@]} -gt 0 ]; then
+  if user_systemd; then
+    names=()
+    for u in "${enabled[@]}" "${units[@]}"; do names+=("${u##*/}"); done
+    mapfile -t names < <(printf '%s\n' "${names[@]}" | sort -u)
+    for name in "${names[@]}"; do
+      # disable --now also catches a unit the user enabled by hand (the timer): its file
+      # is about to go, so no enablement link may be left dangling.
+      if systemctl --user disable --now "$name" >/dev/null 2>&1; then
+        say "stopped and disabled $name"
+      fi
+    done
+  elif [ ${#enabled[@]} -gt 0 ]; then
+    warn "no systemd user manager reachable: cannot stop ${enabled[*]}; removing the unit"
+    warn "  files anyway (stop it with systemctl --user stop when you next can)"
+  fi
+  for u in "${units[@]}"; do
+    if [ -e "$u" ] || [ -L "$u" ]; then rm -f "$u"; say "removed $u"; fi
+  done
+  if user_systemd; then
+    systemctl --user daemon-reload || true
+    systemctl --user reset-failed claude-key-refresher.service \
+      claude-key-refresher-once.service >/dev/null 2>&1 || true
+  fi
+fi
+
+refresher_pid() {  # prints the pid when PIDFILE names a live claude-key-refresher
+  local pid exe
+  [ -f "$1" ] || return 1
+  pid=$(head -c 32 "$1" | tr -dc 0-9)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o comm= -p "$pid" 2>/dev/null || true)
+  case "$exe" in *claude-key-refresher*) printf '%s' "$pid" ;; *) return 1 ;; esac
+}
+for pf in "${pidfiles[@]}"; do
+  if pid=$(refresher_pid "$pf"); then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      say "killed the background refresher (pid $pid; it ignored SIGTERM for 10 s)"
+    else
+      say "stopped the background refresher (pid $pid)"
+    fi
+  fi
+  rm -f "$pf"
+done
+
+# --- 2. settings.json --------------------------------------------------------------------------
+for settings in "${registrations[@]}"; do
+  if ! python3 "$here/claude-code-settings.py" unregister --config-dir "$(dirname "$settings")"
+  then
+    warn "could not unregister from $settings (see above); rerun this after fixing it"
+    keep_line registration "$settings"
+  fi
+done
+
+# --- 3. installed files --------------------------------------------------------------------
+removed=0
+for f in "${files[@]}"; do
+  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f" && removed=$((removed + 1)); fi
+done
+[ ${#files[@]} -eq 0 ] || say "removed $removed installed files (binaries, share and doc files)"
+# Deepest first, and only when empty: anything else in them is not ours.
+mapfile -t dirs < <(printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' |
+                    sort -rn | cut -f2-)
+for d in "${dirs[@]}"; do
+  [ -n "$d" ] || continue
+  if [ -d "$d" ] && rmdir "$d" 2>/dev/null; then say "removed directory $d"; fi
+done
+
+# --- config, key file, state -------------------------------------------------------------------
+for i in "${!kinds[@]}"; do
+  [ "${kinds[$i]}" = config ] || continue
+  config=${values[$i]} sum=${extras[$i]}
+  [ -e "$config" ] || continue
+  if [ "$purge" = 1 ] && [ "$(sha256sum "$config" | cut -d' ' -f1)" = "$sum" ]; then
+    rm -f "$config"
+    say "removed $config (written by the installer, unchanged)"
+    rmdir "$(dirname "$config")" 2>/dev/null || true
+  elif [ "$purge" = 1 ]; then
+    say "kept $config: you edited it after the install"
+  else
+    say "kept your config $config"
+    keep_line config "$config" "$sum"
+  fi
+done
+for k in "${keyfiles[@]}"; do
+  [ -e "$k" ] || continue
+  if [ "$purge" = 1 ]; then
+    rm -f "$k"
+    say "removed the key file $k"
+    rmdir "$(dirname "$k")" 2>/dev/null || true
+  else
+    say "kept the key file $k"
+    keep_line keyfile "$k"
+  fi
+done
+for s in "${statedirs[@]}"; do
+  [ -d "$s" ] || continue
+  case "$s" in /|"$HOME"|"$HOME/") warn "refusing to remove state dir $s"; continue ;; esac
+  if [ "$purge" = 1 ]; then
+    rm -rf -- "$s"
+    say "removed the state dir $s"
+  else
+    keep_line statedir "$s"
+  fi
+done
+
+if [ -d "$state" ] && [ ${#keep[@]} -gt 0 ]; then
+  {
+    printf '%s\n' "# claude-key-helper install manifest v1: what uninstall.sh kept or could not undo."
+    for line in "${keep[@]}"; do printf '%s\n' "${line%$'\t'}"; done
+  } >"$manifest.tmp.$$"
+  chmod 0600 "$manifest.tmp.$$"
+  mv -f "$manifest.tmp.$$" "$manifest"
+  [ "$purge" = 1 ] || say "kept the state dir $state (credential cache, logs); --purge removes it"
+else
+  rm -f "$manifest"
+fi
+say "done"

@@ -1,0 +1,50 @@
+// The backend seam: where a credential comes from. One implementation per file pair in
+// refresher/backends/; tests add fakes. Contract:
+// - fetch() returns a credential and its expiry (none: does not expire), or an Error
+//   classified where it happened: transient (retry with backoff) or permanent (stop, the
+//   user must act). Its message is one line and never contains a secret.
+// - secret_state is the content of P.secret (empty when none); a backend that rotates
+//   secrets returns the new state in FetchResult::new_secret_state, which the caller makes
+//   durable BEFORE publishing the credential.
+// - fetch() is called with the profile lock held: never two at once for one profile.
+// Callers: refresher/refresh.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "refresher/clock.h"
+#include "shared/error.h"
+
+namespace ckh {
+
+struct FetchContext {
+  const Clock& clock;
+  std::string secret_state;   // P.secret, empty when none
+};
+
+struct FetchResult {
+  std::string credential;
+  std::optional<std::int64_t> expires_at;     // unix seconds; none: never expires
+  std::string source;                         // one line, no secret: "env ANTHROPIC_API_KEY"
+  std::optional<std::string> new_secret_state;  // write to P.secret before publishing
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // How long what it fetches lives, when the configuration says so (command ttl); none
+  // when unknown or unbounded. Used to fit Claude Code's TTL at registration.
+  virtual std::optional<std::chrono::seconds> expected_lifetime() const = 0;
+  virtual Result<FetchResult> fetch(const FetchContext& context) = 0;
+  // Environment variable names that hold secrets this backend reads; they are removed from
+  // every child process's environment.
+  virtual std::vector<std::string> secret_env_names() const { return {}; }
+};
+
+}  // namespace ckh

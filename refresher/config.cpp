@@ -1,0 +1,350 @@
+// Loading and validating config.toml. toml++ reports syntax errors by throwing
+// toml::parse_error (the Debian library is built with exceptions, so every translation unit
+// keeps the default TOML_EXCEPTIONS); the throw is caught right here and becomes a
+// ConfigProblem, so nothing escapes this module.
+#include "refresher/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "refresher/backends/registry.h"
+#include "refresher/backends/static_backend.h"
+#include "refresher/config_section.h"
+#include "shared/paths.h"
+#include "shared/text.h"
+
+namespace ckh {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+constexpr const char* kDefaultKeyVariable = "ANTHROPIC_API_KEY";
+constexpr std::string_view kTopLevelKey = "profile";
+
+using ConfigOrProblems = std::expected<Config, std::vector<ConfigProblem>>;
+
+std::unexpected<std::vector<ConfigProblem>> one_problem(const std::string& file,
+                                                        std::string message) {
+  return std::unexpected(std::vector<ConfigProblem>{ConfigProblem{file, 0, 0, std::move(message)}});
+}
+
+bool default_key_available(EnvLookup env) {
+  const auto value = env != nullptr ? env(kDefaultKeyVariable) : std::nullopt;
+  return value && !value->empty();
+}
+
+// One profile "default", static on ANTHROPIC_API_KEY: what a user who only exported the key
+// gets without writing any configuration.
+Config defaulted_config(std::string path, EnvLookup env) {
+  Config config;
+  config.path = std::move(path);
+  config.defaulted = true;
+  ProfileConfig profile;
+  profile.name = std::string(kDefaultProfile);
+  profile.backend_name = "static";
+  profile.backend = StaticBackend::from_env(kDefaultKeyVariable, env);
+  config.profiles.emplace(profile.name, std::move(profile));
+  return config;
+}
+
+std::vector<std::string_view> backend_names() {
+  std::vector<std::string_view> names;
+  for (const auto& entry : registered_backends()) names.push_back(entry.name);
+  return names;
+}
+
+// Parses [profile.<key>]; adds the profile to `config` when it has no problem.
+class ProfileParser {
+ public:
+  ProfileParser(ProblemList& problems, EnvLookup env, SecretEnvNames secret_env_names)
+      : problems_(problems), env_(env), secret_env_names_(std::move(secret_env_names)) {}
+
+  void parse(const toml::key& key, const toml::node& node, Config& config) {
+    const std::size_t problems_before = problems_.size();
+    const std::string name(key.str());
+    const std::string shown = quote_from_file(name);
+    if (!valid_profile_name(name)) {
+      problems_.add(key.source().begin,
+                    fmt::format("profile name '{}' is not valid; expected 1 to 64 letters, "
+                                "digits, '_' or '-' (it is used in file names)",
+                                shown));
+    }
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      problems_.add(node.source().begin,
+                    fmt::format("'{}' in [profile]: expected a table [profile.{}], got {}", shown,
+                                shown, describe_toml_type(node)));
+      return;
+    }
+    const std::string label = fmt::format("[profile.{}]", shown);
+    ConfigSection section(table, label, table->source().begin, problems_);
+
+    ProfileConfig profile;
+    profile.name = name;
+    const auto backend = section.get_string(
+        "backend", fmt::format("the name of a backend: {}", describe_known_backends()));
+    const auto interval = section.get_duration_seconds("refresh_interval", seconds(10), hours(24));
+    const auto before_expiry =
+        section.get_duration_seconds("refresh_before_expiry", seconds(0), hours(24 * 7));
+    const auto force_min = section.get_duration_seconds("force_min_interval", seconds(1), hours(1));
+    const auto backoff_min = section.get_duration_seconds("backoff_min", seconds(1), hours(1));
+    const auto backoff_max = section.get_duration_seconds("backoff_max", seconds(1), hours(24));
+    if (interval) profile.refresh_interval = *interval;
+    if (before_expiry) profile.refresh_before_expiry = *before_expiry;
+    if (force_min) profile.force_min_interval = *force_min;
+    if (backoff_min) profile.backoff_min = *backoff_min;
+    if (backoff_max) profile.backoff_max = *backoff_max;
+    if (profile.backoff_min > profile.backoff_max) {
+      section.problem_at(
+          section.has("backoff_min") ? "backoff_min" : "backoff_max",
+          fmt::format("backoff_min ({}) is larger than backoff_max ({}); expected "
+                      "backoff_min <= backoff_max",
+                      format_duration(profile.backoff_min), format_duration(profile.backoff_max)));
+    }
+
+    const BackendEntry* entry = nullptr;
+    if (backend) {
+      entry = find_backend(*backend);
+      if (entry == nullptr) report_unknown_backend(section, *backend);
+    } else if (!section.has("backend")) {
+      section.problem(
+          fmt::format("missing 'backend'; expected backend = {}", describe_known_backends()));
+    }
+
+    const BackendSections sections = check_backend_sections(*table, shown, entry);
+    for (const auto name_of_backend : backend_names()) section.has(name_of_backend);
+    section.report_unknown_keys();
+
+    if (entry != nullptr && !sections.own_malformed) {
+      const toml::table* backend_table = sections.own;
+      ConfigSection backend_section(backend_table,
+                                    fmt::format("[profile.{}.{}]", shown, entry->name),
+                                    table->source().begin, problems_);
+      const BackendContext context{name, env_, secret_env_names_};
+      profile.backend_name = std::string(entry->name);
+      profile.backend = entry->make(backend_section, context);
+      backend_section.report_unknown_keys();
+      check_lifetime(profile, backend_section);
+    }
+
+    if (problems_.size() == problems_before && profile.backend != nullptr) {
+      config.profiles.emplace(name, std::move(profile));
+    }
+  }
+
+ private:
+  void report_unknown_backend(ConfigSection& section, const std::string& backend) {
+    const auto names = backend_names();
+    const auto suggestion = suggest_key(backend, names);
+    section.problem_at(
+        "backend", fmt::format("unknown backend \"{}\"; expected {}{}", quote_from_file(backend),
+                               describe_known_backends(),
+                               suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion)
+                                          : std::string()));
+  }
+
+  struct BackendSections {
+    const toml::table* own = nullptr;  // [profile.P.<backend>], null when absent
+    bool own_malformed = false;        // present but not a table (reported)
+  };
+
+  // Sub-tables named like a backend: only the one of `backend` may exist.
+  BackendSections check_backend_sections(const toml::table& table, const std::string& shown,
+                                         const BackendEntry* entry) {
+    BackendSections found;
+    for (auto&& [key, node] : table) {
+      const BackendEntry* named = find_backend(key.str());
+      if (named == nullptr) continue;  // reported as unknown keys
+      const std::string sub_label = fmt::format("[profile.{}.{}]", shown, named->name);
+      if (!node.is_table()) {
+        problems_.add(node.source().begin,
+                      fmt::format("'{}' in [profile.{}]: expected a table {}, got {}", named->name,
+                                  shown, sub_label, describe_toml_type(node)));
+        if (entry == named) found.own_malformed = true;
+        continue;
+      }
+      if (entry == named) {
+        found.own = node.as_table();
+      } else if (entry != nullptr) {  // without a usable backend, that was reported already
+        problems_.add(node.source().begin,
+                      fmt::format("section {} does not match backend = \"{}\"; remove it or set "
+                                  "backend = \"{}\"",
+                                  sub_label, entry->name, named->name));
+      }
+    }
+    return found;
+  }
+
+  // A credential that lives no longer than refresh_before_expiry is due again the moment it
+  // arrives: the refresher would spin. Say so now rather than at 3 a.m.
+  void check_lifetime(const ProfileConfig& profile, ConfigSection& backend_section) {
+    if (profile.backend == nullptr) return;
+    const auto lifetime = profile.backend->expected_lifetime();
+    if (!lifetime || *lifetime > profile.refresh_before_expiry) return;
+    backend_section.problem(fmt::format(
+        "the credential lives {} (ttl), not longer than refresh_before_expiry ({}) of "
+        "[profile.{}]; "
+        "expected a ttl longer than refresh_before_expiry (lower refresh_before_expiry or raise "
+        "ttl)",
+        format_duration(*lifetime), format_duration(profile.refresh_before_expiry),
+        quote_from_file(profile.name)));
+  }
+
+  ProblemList& problems_;
+  EnvLookup env_;
+  SecretEnvNames secret_env_names_;
+};
+
+// Every variable any profile treats as secret, so that no profile's child inherits another
+// profile's key.
+void collect_secret_env_names(const Config& config, std::vector<std::string>& names) {
+  names.assign(kWellKnownSecretEnvNames.begin(), kWellKnownSecretEnvNames.end());
+  for (const auto& [name, profile] : config.profiles) {
+    for (auto& secret : profile.backend->secret_env_names()) {
+      if (std::find(names.begin(), names.end(), secret) == names.end()) {
+        names.push_back(std::move(secret));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string ConfigProblem::to_string() const {
+  if (file.empty()) return message;
+  if (line == 0) return fmt::format("{}: {}", file, message);
+  return fmt::format("{}:{}:{}: {}", file, line, column, message);
+}
+
+std::optional<std::string> process_env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+ConfigOrProblems parse_config(std::string_view text, const std::string& path, EnvLookup env) {
+  ProblemList problems(path);
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view(path));
+  } catch (const toml::parse_error& error) {
+    problems.add(error.source().begin,
+                 fmt::format("TOML syntax error: {}", one_line(error.description(), 300)));
+    return std::unexpected(problems.take_sorted());
+  } catch (const std::exception& error) {  // e.g. std::bad_alloc
+    problems.add_unplaced(fmt::format("cannot parse: {}", one_line(error.what(), 300)));
+    return std::unexpected(problems.take_sorted());
+  }
+
+  auto secret_env_names = std::make_shared<std::vector<std::string>>();
+  ProfileParser profile_parser(problems, env, secret_env_names);
+  Config config;
+  config.path = path;
+  bool any_profile = false;
+  for (auto&& [key, node] : root) {
+    if (key.str() != kTopLevelKey) {
+      const std::string shown = quote_from_file(key.str());
+      const std::array<std::string_view, 1> known{kTopLevelKey};
+      problems.add(
+          key.source().begin,
+          suggest_key(key.str(), known)
+              ? fmt::format("unknown key '{}' at the top level; did you mean 'profile'?", shown)
+              : fmt::format("unknown key '{}' at the top level; expected only "
+                            "[profile.NAME] sections",
+                            shown));
+      continue;
+    }
+    const toml::table* profiles = node.as_table();
+    if (profiles == nullptr) {
+      problems.add(node.source().begin,
+                   fmt::format("'profile' must hold one table per profile, e.g. "
+                               "[profile.default]; got {}",
+                               node.is_array_of_tables() ? "an array of tables ([[profile]])"
+                                                         : describe_toml_type(node)));
+      continue;
+    }
+    for (auto&& [name, profile] : *profiles) {
+      any_profile = true;
+      profile_parser.parse(name, profile, config);
+    }
+  }
+
+  if (!any_profile && problems.empty()) {
+    // The installer's fully commented-out file must behave like no file at all.
+    if (default_key_available(env)) return defaulted_config(path, env);
+    problems.add_unplaced(fmt::format(
+        "no profile is configured; add a [profile.default] section with backend = {} (or set "
+        "ANTHROPIC_API_KEY in the refresher's environment), then run `claude-key-refresher "
+        "check-config`",
+        describe_known_backends()));
+  }
+  if (!problems.empty()) return std::unexpected(problems.take_sorted());
+  collect_secret_env_names(config, *secret_env_names);
+  return config;
+}
+
+ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
+  // O_NONBLOCK: opening a FIFO put in its place must not hang; it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ENOENT) {
+      if (default_key_available(env)) return defaulted_config("", env);
+      return one_problem(
+          path, fmt::format("the configuration file does not exist and ANTHROPIC_API_KEY is not "
+                            "set; create the file at {} with a [profile.default] section (or set "
+                            "ANTHROPIC_API_KEY in the refresher's environment), then run "
+                            "`claude-key-refresher check-config`",
+                            path));
+    }
+    return one_problem(path,
+                       fmt::format("cannot open the configuration file: {}", std::strerror(error)));
+  }
+  struct stat info;
+  std::string text;
+  std::string refusal;
+  if (::fstat(fd, &info) != 0) {
+    refusal = fmt::format("cannot read the configuration file: {}", std::strerror(errno));
+  } else if (!S_ISREG(info.st_mode)) {
+    refusal = "the configuration file is not a regular file; expected a TOML file";
+  } else if (static_cast<std::uint64_t>(info.st_size) > kMaxConfigBytes) {
+    refusal = fmt::format(
+        "the configuration file is larger than {} bytes; expected a small "
+        "TOML file",
+        kMaxConfigBytes);
+  } else {
+    // Read up to one byte past the cap in case it grew since fstat.
+    text.resize(kMaxConfigBytes + 1);
+    std::size_t used = 0;
+    while (used < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        refusal = fmt::format("cannot read the configuration file: {}", std::strerror(errno));
+        break;
+      }
+      if (n == 0) break;
+      used += static_cast<std::size_t>(n);
+    }
+    text.resize(used);
+    if (refusal.empty() && used > kMaxConfigBytes) {
+      refusal = fmt::format("the configuration file is larger than {} bytes", kMaxConfigBytes);
+    }
+  }
+  ::close(fd);
+  if (!refusal.empty()) return one_problem(path, std::move(refusal));
+  return parse_config(text, path, env);
+}
+
+}  // namespace ckh

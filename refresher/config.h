@@ -1,0 +1,74 @@
+// The refresher's configuration: TOML (toml++) at paths.h's config_path().
+// Guarantees:
+// - load_config reports EVERY problem, each as "file:line:column: what is wrong; what is
+//   expected", including unknown keys at any level (typos never pass silently), wrong
+//   types, bad durations, and backend sections that do not match `backend`.
+// - No config file and ANTHROPIC_API_KEY set: one profile "default", backend static on
+//   that variable. No file and no variable: a config error that says what to create.
+// - Each backend parses its own section [profile.P.<backend>] (backends/*.cpp) and
+//   returns a ready Backend.
+// Callers: refresher/main.cpp (every subcommand), the daemon on SIGHUP.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "refresher/backend.h"
+#include "shared/error.h"
+
+namespace ckh {
+
+struct ProfileConfig {
+  std::string name;
+  std::string backend_name;
+  std::chrono::seconds refresh_interval{240};       // refresh at least this often
+  std::chrono::seconds refresh_before_expiry{600};  // or when less than this remains
+  std::chrono::seconds force_min_interval{30};      // suspected-401 refreshes at most this often
+  std::chrono::seconds backoff_min{1};              // failure backoff: full jitter between
+  std::chrono::seconds backoff_max{300};            //   these bounds, doubling per failure
+  std::shared_ptr<Backend> backend;
+};
+
+struct Config {
+  std::string path;        // the file it came from ("" when no file existed)
+  bool defaulted = false;  // true when ANTHROPIC_API_KEY was used because no file existed
+                           // or the file defines no profile (e.g. all commented out)
+  std::map<std::string, ProfileConfig, std::less<>> profiles;
+};
+
+struct ConfigProblem {
+  std::string file;
+  std::uint32_t line = 0;  // 0 when not tied to a place
+  std::uint32_t column = 0;
+  std::string message;
+  std::string to_string() const;  // "file:line:column: message"
+};
+
+// Environment access is injected so tests need not change the process environment.
+using EnvLookup = std::optional<std::string> (*)(const char* name);
+std::optional<std::string> process_env(const char* name);
+
+// Either a config, or every problem found (never an empty list).
+std::expected<Config, std::vector<ConfigProblem>> load_config(const std::string& path,
+                                                              EnvLookup env = process_env);
+// The same from text already in memory (tests, fuzzing); path only names it in messages.
+std::expected<Config, std::vector<ConfigProblem>> parse_config(std::string_view text,
+                                                               const std::string& path,
+                                                               EnvLookup env = process_env);
+
+// "4m", "90s", "1h30m", "250ms" (rounded up to whole seconds where seconds are wanted),
+// "2d". Refuses empty, negative, unknown units and overflow.
+// Grammar: one or more <digits><unit> groups, unit one of d h m s ms, each unit at most once
+// and largest first ("1h30m", not "30m1h"), no spaces, no sign, no fractions.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// The inverse of parse_duration for messages and status: "1h30m", "250ms", "0s". Its output
+// parses back to the same value.
+std::string format_duration(std::chrono::milliseconds duration);
+
+}  // namespace ckh

@@ -1,0 +1,314 @@
+// claude-key-refresher: keeps each profile's credential cache fresh. Command line only:
+// parsing (CLI11), loading the config, and mapping outcomes to exit codes (sysexits):
+//   0 fresh · 64 usage · 69 refresh failed, nothing valid left (transient) · 75 refresh
+//   failed but the published credential is still valid · 77 refresh failed, nothing valid
+//   left, the backend refused (permanent: the user must act) · 78 configuration problem.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fmt/format.h>
+#include <string>
+#include <vector>
+
+#include "refresher/clock.h"
+#include "refresher/config.h"
+#include "refresher/daemon.h"
+#include "refresher/log.h"
+#include "refresher/refresh.h"
+#include "refresher/socket_client.h"
+#include "refresher/status_report.h"
+#include "refresher/callers_gc.h"
+#include "shared/paths.h"
+#include "shared/refresh_protocol.h"
+#include "shared/text.h"
+
+namespace {
+
+using namespace ckh;
+
+constexpr int kOk = 0, kUsage = 64, kUnavailable = 69, kTempFail = 75, kNoPerm = 77, kConfig = 78;
+
+struct Common {
+  std::string profile;
+  std::string config;
+};
+
+void add_common(CLI::App* command, Common& common, const char* profile_help) {
+  command->add_option("--profile,-p", common.profile, profile_help);
+  command->add_option("--config,-c", common.config, "config file (default: $CLAUDE_KEY_HELPER_CONFIG or "
+                                                    "$XDG_CONFIG_HOME/claude-key-helper/config.toml)");
+}
+
+std::string resolve_config_path(const Common& common) {
+  if (!common.config.empty()) return common.config;
+  auto path = config_path();
+  return path ? *path : std::string();
+}
+
+// Loads the config, printing every problem; none on failure.
+std::optional<Config> load_or_report(const std::string& path) {
+  auto config = load_config(path);
+  if (config) return std::move(*config);
+  for (const auto& problem : config.error()) std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+  return std::nullopt;
+}
+
+// The profiles a command acts on: the one named, or all.
+std::optional<std::vector<const ProfileConfig*>> select_profiles(const Config& config, const std::string& name) {
+  std::vector<const ProfileConfig*> selected;
+  if (name.empty()) {
+    for (const auto& [_, profile] : config.profiles) selected.push_back(&profile);
+    return selected;
+  }
+  auto found = config.profiles.find(name);
+  if (found == config.profiles.end()) {
+    std::string known;
+    for (const auto& [n, _] : config.profiles) known += (known.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "claude-key-refresher: no profile '%s' in %s (profiles: %s); run: claude-key-refresher check-config\n",
+                 name.c_str(), config.path.empty() ? "the default configuration" : config.path.c_str(), known.c_str());
+    return std::nullopt;
+  }
+  selected.push_back(&found->second);
+  return selected;
+}
+
+Result<std::string> state_dir_or_report() {
+  auto dir = state_dir();
+  if (!dir) std::fprintf(stderr, "claude-key-refresher: %s\n", dir.error().message.c_str());
+  return dir;
+}
+
+int exit_for_outcome(const RefreshOutcome& outcome, std::int64_t now) {
+  if (outcome.reply.ok) return kOk;
+  const bool still_valid = outcome.record && (!outcome.record->expires_at || *outcome.record->expires_at > now);
+  if (still_valid) return kTempFail;
+  switch (outcome.reply.error_class) {
+    case ErrorClass::config: return kConfig;
+    case ErrorClass::permanent:
+    case ErrorClass::unsafe: return kNoPerm;
+    default: return kUnavailable;
+  }
+}
+
+int command_once(const Common& common, bool force, bool quiet, const std::string& helper_request) {
+  // From the helper: answer with exactly one protocol line on stdout, whatever happens.
+  const bool for_helper = !helper_request.empty();
+  auto answer_helper = [](const RefreshReply& reply) {
+    const std::string line = format_reply(reply);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    return kOk;
+  };
+  RefreshRequest request{force ? RefreshReason::forced : RefreshReason::due, 0, 0};
+  if (for_helper) {
+    auto parsed = parse_request(helper_request);
+    if (!parsed) return answer_helper(RefreshReply{false, 0, ErrorClass::usage, parsed.error().message});
+    request = *parsed;
+  }
+  auto config = load_config(resolve_config_path(common));
+  if (!config) {
+    if (for_helper) {
+      const auto& first = config.error().front();
+      return answer_helper(RefreshReply{false, 0, ErrorClass::config, first.to_string()});
+    }
+    for (const auto& problem : config.error()) std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+    return kConfig;
+  }
+  auto profiles = select_profiles(*config, common.profile);
+  if (!profiles) {
+    if (for_helper) {
+      return answer_helper(RefreshReply{false, 0, ErrorClass::config,
+                                        "no profile '" + common.profile + "' in the refresher's configuration"});
+    }
+    return kConfig;
+  }
+  auto dir = state_dir_or_report();
+  if (!dir) return for_helper ? answer_helper(RefreshReply{false, 0, ErrorClass::config, dir.error().message}) : kConfig;
+
+  RealClock clock;
+  int worst = kOk;
+  for (const ProfileConfig* profile : *profiles) {
+    const ProfilePaths paths = profile_paths(*dir, profile->name);
+    RefreshOutcome outcome = refresh_profile(*profile, paths, request, RefreshEnvironment{clock, random_uniform01});
+    remove_dead_caller_files(paths.callers_dir);
+    if (for_helper) return answer_helper(outcome.reply);
+    const std::int64_t now = clock.unix_seconds();
+    const int code = exit_for_outcome(outcome, now);
+    if (code != kOk) {
+      std::string text = std::string("refresh failed (") + error_class_name(outcome.reply.error_class) + "): " + outcome.reply.message;
+      if (code == kTempFail) text += "; the published credential is still valid";
+      log_line(LogLevel::error, profile->name, text);
+    } else if (!quiet) {
+      std::printf("%s: %s (generation %llu)\n", profile->name.c_str(),
+                  outcome.action == RefreshAction::refreshed ? "refreshed" : "up to date",
+                  static_cast<unsigned long long>(outcome.reply.generation));
+    }
+    if (code != kOk && (worst == kOk || worst == kTempFail)) worst = code;
+  }
+  return worst;
+}
+
+int command_signal(const Common& common) {
+  auto config = load_or_report(resolve_config_path(common));
+  if (!config) return kConfig;
+  auto profiles = select_profiles(*config, common.profile);
+  if (!profiles) return kConfig;
+  auto dir = state_dir_or_report();
+  if (!dir) return kConfig;
+  int worst = kOk;
+  for (const ProfileConfig* profile : *profiles) {
+    const ProfilePaths paths = profile_paths(*dir, profile->name);
+    const auto record = read_record_if_any(paths);
+    RefreshRequest request{RefreshReason::forced, record ? record->generation : 0, 0};
+    auto answer = exchange_with_daemon(paths.sock, format_request(request), 10 * 60 * 1000);
+    if (!answer) {
+      if (answer.error().kind == ErrorClass::not_found) {
+        std::fprintf(stderr,
+                     "claude-key-refresher: no daemon is running for profile '%s'; start it (systemctl --user start "
+                     "claude-key-refresher) or run: claude-key-refresher once --force --profile %s\n",
+                     profile->name.c_str(), profile->name.c_str());
+      } else {
+        std::fprintf(stderr, "claude-key-refresher: profile '%s': %s\n", profile->name.c_str(),
+                     answer.error().message.c_str());
+      }
+      worst = kUnavailable;
+      continue;
+    }
+    auto reply = parse_reply(*answer);
+    if (reply && reply->ok) {
+      std::printf("%s: refreshed (generation %llu)\n", profile->name.c_str(),
+                  static_cast<unsigned long long>(reply->generation));
+    } else {
+      std::fprintf(stderr, "claude-key-refresher: profile '%s': refresh failed: %s\n", profile->name.c_str(),
+                   reply ? reply->message.c_str() : reply.error().message.c_str());
+      worst = kTempFail;
+    }
+  }
+  return worst;
+}
+
+int command_status(const Common& common, bool json) {
+  auto config = load_or_report(resolve_config_path(common));
+  if (!config) return kConfig;
+  auto profiles = select_profiles(*config, common.profile);
+  if (!profiles) return kConfig;
+  auto dir = state_dir_or_report();
+  if (!dir) return kConfig;
+  RealClock clock;
+  const std::int64_t now = clock.unix_seconds();
+  std::vector<ProfileReport> reports;
+  for (const ProfileConfig* profile : *profiles) reports.push_back(gather_report(*profile, *dir, now));
+  const std::string text = json ? format_report_json(reports, now) : format_report_text(reports, now);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return kOk;
+}
+
+int command_check_config(const Common& common, bool json) {
+  const std::string path = resolve_config_path(common);
+  auto config = load_config(path);
+  if (!config) {
+    if (json) {
+      std::string out = "{\"config\":" + json_string(path) + ",\"ok\":false,\"problems\":[";
+      bool first = true;
+      for (const auto& problem : config.error()) {
+        out += (first ? "" : ",") + json_string(problem.to_string());
+        first = false;
+      }
+      out += "]}\n";
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+    for (const auto& problem : config.error()) std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+    std::fprintf(stderr, "claude-key-refresher: %zu problem(s) in %s\n", config.error().size(), path.c_str());
+    return kConfig;
+  }
+  auto profiles = select_profiles(*config, common.profile);
+  if (!profiles) return kConfig;
+  if (json) {
+    std::string out = fmt::format("{{\"config\":{},\"ok\":true,\"defaulted\":{},\"profiles\":[",
+                                  json_string(config->path), config->defaulted);
+    bool first = true;
+    for (const ProfileConfig* p : *profiles) {
+      const auto lifetime = p->backend->expected_lifetime();
+      out += fmt::format(
+          "{}{{\"name\":{},\"backend\":{},\"credential_lifetime_seconds\":{},\"refresh_interval_seconds\":{},"
+          "\"refresh_before_expiry_seconds\":{}}}",
+          first ? "" : ",", json_string(p->name), json_string(p->backend->name()),
+          lifetime ? fmt::format("{}", lifetime->count()) : "null", p->refresh_interval.count(),
+          p->refresh_before_expiry.count());
+      first = false;
+    }
+    out += "]}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return kOk;
+  }
+  std::printf("%s: OK (%zu profile(s))\n", config->defaulted ? "no config file; using ANTHROPIC_API_KEY" : config->path.c_str(),
+              profiles->size());
+  for (const ProfileConfig* p : *profiles) {
+    std::printf("  %s: backend %s, refresh every %llds or %llds before expiry\n", p->name.c_str(), p->backend->name(),
+                static_cast<long long>(p->refresh_interval.count()),
+                static_cast<long long>(p->refresh_before_expiry.count()));
+  }
+  return kOk;
+}
+
+int command_run(const Common& common, const std::string& pid_file) {
+  const std::string path = resolve_config_path(common);
+  auto config = load_or_report(path);
+  if (!config) return kConfig;
+  DaemonOptions options{path, {}, pid_file};
+  if (!common.profile.empty()) options.only_profiles.push_back(common.profile);
+  return run_daemon(std::move(*config), options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A helper that gave up waiting closes our stdout: finish the refresh anyway.
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"claude-key-refresher: keeps Claude Code's apiKeyHelper credential cache fresh"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "claude-key-refresher 0.1.0");
+
+  Common common;
+  bool force = false, quiet = false, json = false;
+  std::string helper_request, pid_file;
+
+  auto* run = app.add_subcommand("run", "run as a daemon: refresh when due, on request, with backoff");
+  add_common(run, common, "serve only this profile (default: every profile)");
+  run->add_option("--pid-file", pid_file, "write the daemon's pid here, removed on exit");
+
+  auto* once = app.add_subcommand("once", "refresh once if due (for cron and systemd timers)");
+  add_common(once, common, "refresh only this profile (default: every profile)");
+  once->add_flag("--force,-f", force, "refresh even if not due");
+  once->add_flag("--quiet,-q", quiet, "print nothing on success");
+  once->add_option("--helper-request", helper_request)->group("");  // used by claude-key-helper
+
+  auto* signal = app.add_subcommand("signal", "ask the running daemon to refresh now");
+  add_common(signal, common, "only this profile (default: every profile)");
+
+  auto* status = app.add_subcommand("status", "show each profile's state (never a secret)");
+  add_common(status, common, "only this profile (default: every profile)");
+  status->add_flag("--json", json, "machine-readable output");
+
+  auto* check = app.add_subcommand("check-config", "validate the configuration file");
+  add_common(check, common, "only this profile (default: every profile)");
+  check->add_flag("--json", json, "machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kOk : kUsage;
+  }
+  if (!common.profile.empty() && !valid_profile_name(common.profile)) {
+    std::fprintf(stderr, "claude-key-refresher: profile names are 1-64 letters, digits, '-' or '_'\n");
+    return kUsage;
+  }
+  if (*run) return command_run(common, pid_file);
+  if (*once) return command_once(common, force, quiet, helper_request);
+  if (*signal) return command_signal(common);
+  if (*status) return command_status(common, json);
+  if (*check) return command_check_config(common, json);
+  return kUsage;
+}

@@ -1,0 +1,57 @@
+// One refresh of one profile, the heart of the refresher (../shared/DESIGN.md):
+//   lock P.lock (exclusive, whole refresh) -> re-read P.cred and P.status -> decide whether
+//   the backend is needed at all -> fetch -> write P.secret durably -> publish P.cred
+//   atomically -> record the outcome in P.status -> unlock.
+// Guarantees:
+// - Never two backend calls at once for a profile across processes.
+// - Skips the backend when another process already did the work the request asks for.
+// - Generations strictly increase, even across a corrupt or deleted P.cred.
+// - A failure never touches P.cred: the last good credential stays published until it
+//   expires (stale-while-error); the failure and the backoff go to P.status.
+// - Rotated secrets are durable before the credential that came with them is published.
+// Callers: `once`, `signal`-driven and timer-driven refreshes in the daemon.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "refresher/clock.h"
+#include "refresher/config.h"
+#include "shared/paths.h"
+#include "shared/record.h"
+#include "shared/refresh_protocol.h"
+#include "shared/status_record.h"
+
+namespace ckh {
+
+enum class RefreshAction {
+  refreshed,     // the backend was called and a new generation published
+  skipped,       // nothing to do: the record already satisfies the request
+  rate_limited,  // a suspected-401 refresh came too soon after the last forced one
+  backing_off,   // in backoff after failures; the backend was not called
+  failed,        // the backend (or publishing) failed
+};
+
+struct RefreshOutcome {
+  RefreshAction action = RefreshAction::failed;
+  RefreshReply reply;                      // what the helper is told
+  std::optional<CredentialRecord> record;  // the record published after this, if any
+  StatusRecord status;                     // P.status after this
+};
+
+struct RefreshEnvironment {
+  const Clock& clock;
+  double (*uniform01)();  // randomness for backoff jitter
+};
+
+double random_uniform01();
+
+RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths& paths,
+                               const RefreshRequest& request, const RefreshEnvironment& environment);
+
+// Reads P.cred and P.status without locking (status, scheduling). A missing, unsafe or
+// corrupt file reads as none / a default status.
+std::optional<CredentialRecord> read_record_if_any(const ProfilePaths& paths);
+StatusRecord read_status_or_default(const ProfilePaths& paths);
+
+}  // namespace ckh

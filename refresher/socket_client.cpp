@@ -1,0 +1,29 @@
+#include "refresher/socket_client.h"
+
+#include <unistd.h>
+
+#include "shared/line_io.h"
+#include "shared/text.h"
+
+namespace ckh {
+
+Result<std::string> exchange_with_daemon(const std::string& socket_path, std::string_view request,
+                                         int timeout_ms) {
+  auto fd = connect_unix(socket_path);
+  if (!fd) return std::unexpected(fd.error());
+  Result<std::string> answer = send_all(*fd, request)
+                                   ? read_line_until(*fd, monotonic_ms() + timeout_ms)
+                                   : fail(ErrorClass::transient, "the daemon closed the connection");
+  ::close(*fd);
+  return answer;
+}
+
+std::optional<long> daemon_pid(const std::string& socket_path) {
+  auto answer = exchange_with_daemon(socket_path, "ping\n", 2000);
+  if (!answer || answer->substr(0, 5) != "pong ") return std::nullopt;
+  auto pid = parse_i64(std::string_view(*answer).substr(5));
+  if (!pid) return std::nullopt;
+  return static_cast<long>(*pid);
+}
+
+}  // namespace ckh

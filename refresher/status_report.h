@@ -1,0 +1,35 @@
+// `claude-key-refresher status`: what a person or a script needs to know about a profile,
+// never a secret. Gathers the record's metadata, P.status, the schedule and whether a
+// daemon answers on P.sock, and formats it as text or JSON.
+// Callers: main.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "refresher/config.h"
+#include "shared/record.h"
+#include "shared/status_record.h"
+
+namespace ckh {
+
+struct ProfileReport {
+  std::string name;
+  std::string backend;
+  std::optional<CredentialRecord> record;  // the credential field is never printed
+  std::string record_problem;              // why P.cred could not be read, when it exists
+  StatusRecord status;
+  std::optional<std::int64_t> next_attempt;
+  std::optional<long> daemon_pid;
+};
+
+ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir, std::int64_t now);
+std::string format_report_text(const std::vector<ProfileReport>& reports, std::int64_t now);
+std::string format_report_json(const std::vector<ProfileReport>& reports, std::int64_t now);
+
+// JSON string literal with escapes, for every JSON this binary writes.
+std::string json_string(std::string_view text);
+
+}  // namespace ckh

@@ -1,0 +1,73 @@
+#include "shared/record.h"
+
+#include <array>
+
+#include "shared/kv_lines.h"
+#include "shared/text.h"
+
+namespace ckh {
+
+namespace {
+
+constexpr std::array<std::string_view, 6> kRecordKeys = {
+    "generation", "backend", "source", "fetched_at", "expires_at", "credential"};
+
+Result<std::optional<std::int64_t>> parse_optional_time(std::string_view value) {
+  if (value == "none") return std::optional<std::int64_t>{};
+  auto parsed = parse_i64(value);
+  if (!parsed) return fail(ErrorClass::corrupt, "has a malformed time");
+  return std::optional<std::int64_t>{*parsed};
+}
+
+}  // namespace
+
+Result<void> validate_credential(std::string_view credential) {
+  if (credential.empty()) return fail(ErrorClass::permanent, "the credential is empty");
+  if (credential.size() > kMaxCredentialBytes) {
+    return fail(ErrorClass::permanent, "the credential is longer than 16384 bytes (" +
+                                           to_decimal(static_cast<std::int64_t>(credential.size())) +
+                                           ")");
+  }
+  if (!is_printable_token(credential)) {
+    return fail(ErrorClass::permanent,
+                "the credential holds white space, control or non-ASCII bytes (it must be one "
+                "printable ASCII token: it is sent as an HTTP header)");
+  }
+  return {};
+}
+
+Result<CredentialRecord> parse_record(std::string_view text) {
+  auto lines = parse_kv_lines(text, kRecordMagic, kRecordVersion, kRecordKeys);
+  if (!lines) return std::unexpected(lines.error());
+  const auto& l = *lines;
+  CredentialRecord record;
+  auto generation = parse_u64(l[0].value);
+  if (!generation || *generation == 0) return fail(ErrorClass::corrupt, "has a malformed generation");
+  record.generation = *generation;
+  record.backend = std::string(l[1].value);
+  record.source = std::string(l[2].value);
+  auto fetched_at = parse_i64(l[3].value);
+  if (!fetched_at) return fail(ErrorClass::corrupt, "has a malformed fetched_at");
+  record.fetched_at = *fetched_at;
+  auto expires_at = parse_optional_time(l[4].value);
+  if (!expires_at) return std::unexpected(expires_at.error());
+  record.expires_at = *expires_at;
+  if (auto valid = validate_credential(l[5].value); !valid) {
+    return fail(ErrorClass::corrupt, "holds an invalid credential");
+  }
+  record.credential = std::string(l[5].value);
+  return record;
+}
+
+std::string serialize_record(const CredentialRecord& record) {
+  const std::string generation = to_decimal(static_cast<std::int64_t>(record.generation));
+  const std::string fetched_at = to_decimal(record.fetched_at);
+  const std::string expires_at = record.expires_at ? to_decimal(*record.expires_at) : "none";
+  const std::array<KvLine, 6> lines = {
+      KvLine{kRecordKeys[0], generation},  KvLine{kRecordKeys[1], record.backend},
+      KvLine{kRecordKeys[2], record.source}, KvLine{kRecordKeys[3], fetched_at},
+      KvLine{kRecordKeys[4], expires_at},  KvLine{kRecordKeys[5], record.credential}};
+  return write_kv_lines(kRecordMagic, kRecordVersion, lines);
+}
+
+}  // namespace ckh

@@ -1,0 +1,49 @@
+// The credential record, P.cred: the contract between the refresher (sole writer) and the
+// helper (reader). Line format (see kv_lines.h), in exactly this order:
+//
+//   claude-key-helper-cred v1
+//   generation: <u64, strictly increasing per profile>
+//   backend: <backend name, e.g. static>
+//   source: <where it came from, never a secret, e.g. env ANTHROPIC_API_KEY>
+//   fetched_at: <unix seconds>
+//   expires_at: <unix seconds, or "none">
+//   credential: <the credential: 1..16384 bytes of 0x21..0x7e>
+//   end
+//
+// A reader refuses anything else as corrupt (exit 65 in the helper). Callers: the helper
+// (parse), the refresher's publish and status (parse, serialize).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shared/error.h"
+
+namespace ckh {
+
+inline constexpr std::string_view kRecordMagic = "claude-key-helper-cred";
+inline constexpr unsigned kRecordVersion = 1;
+inline constexpr std::size_t kMaxCredentialBytes = 16384;
+inline constexpr std::size_t kMaxRecordBytes = 64 * 1024;
+
+struct CredentialRecord {
+  std::uint64_t generation = 0;
+  std::string backend;
+  std::string source;
+  std::int64_t fetched_at = 0;
+  std::optional<std::int64_t> expires_at;  // none: never expires
+  std::string credential;
+};
+
+// Refuses (ErrorClass::permanent) a credential that is empty, longer than 16384 bytes, or
+// holds anything but printable ASCII without white space. The message never quotes it.
+Result<void> validate_credential(std::string_view credential);
+
+Result<CredentialRecord> parse_record(std::string_view text);
+
+// Precondition: validate_credential(record.credential) and one-line backend/source.
+std::string serialize_record(const CredentialRecord& record);
+
+}  // namespace ckh

@@ -1,0 +1,165 @@
+#include "shared/secure_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shared/text.h"
+
+namespace ckh {
+
+namespace {
+
+std::string os_reason(int error) { return std::string(std::strerror(error)); }
+
+// Closes on scope exit; keeps every early return from leaking a descriptor.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Result<void> check_private(const struct stat& st, const std::string& path) {
+  if (!S_ISREG(st.st_mode)) {
+    return fail(ErrorClass::unsafe, path + " is not a regular file");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return fail(ErrorClass::unsafe, path + " is owned by uid " + to_decimal(st.st_uid) +
+                                        ", not by you (uid " + to_decimal(::geteuid()) + ")");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return fail(ErrorClass::unsafe, path + " is readable or writable by group or others; run: chmod 600 " + path);
+  }
+  return {};
+}
+
+bool write_all(int fd, std::string_view content) {
+  while (!content.empty()) {
+    const ssize_t written = ::write(fd, content.data(), content.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    content.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return true;
+}
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+Result<std::string> read_private_file(const std::string& path, std::size_t max_bytes) {
+  // O_NONBLOCK: a FIFO planted in place of the file must not hang the reader.
+  Fd file{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
+  if (file.fd < 0) {
+    const int error = errno;
+    if (error == ENOENT) return fail(ErrorClass::not_found, path + " does not exist");
+    if (error == ELOOP) return fail(ErrorClass::unsafe, path + " is a symbolic link");
+    if (error == EACCES) return fail(ErrorClass::unsafe, path + " is not readable by you");
+    return fail(ErrorClass::io, "cannot open " + path + ": " + os_reason(error));
+  }
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+  if (auto safe = check_private(st, path); !safe) return std::unexpected(safe.error());
+  if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(static_cast<std::int64_t>(max_bytes)) + " bytes");
+  }
+  std::string content;
+  content.resize(static_cast<std::size_t>(st.st_size) + 1);
+  std::size_t used = 0;
+  for (;;) {
+    if (used == content.size()) {
+      if (content.size() > max_bytes) break;
+      content.resize(content.size() * 2 > max_bytes + 1 ? max_bytes + 1 : content.size() * 2);
+    }
+    const ssize_t got = ::read(file.fd, content.data() + used, content.size() - used);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return fail(ErrorClass::io, "cannot read " + path + ": " + os_reason(errno));
+    }
+    if (got == 0) break;
+    used += static_cast<std::size_t>(got);
+  }
+  if (used > max_bytes) {
+    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(static_cast<std::int64_t>(max_bytes)) + " bytes");
+  }
+  content.resize(used);
+  return content;
+}
+
+Result<void> write_private_file_atomic(const std::string& path, std::string_view content, bool durable) {
+  const std::string dir = parent_dir(path);
+  // pid + a counter keeps temp names unique across processes and threads; O_EXCL makes a
+  // collision (or a planted file or symlink) an error, never a write through it.
+  static unsigned counter = 0;
+  const std::string temp = path + ".tmp." + to_decimal(::getpid()) + "." +
+                           to_decimal(__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+  Fd file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
+  if (file.fd < 0) return fail(ErrorClass::io, "cannot create " + temp + ": " + os_reason(errno));
+  // The mode argument is filtered by the umask; 0600 must hold whatever the umask is.
+  if (::fchmod(file.fd, 0600) != 0 || !write_all(file.fd, content) || (durable && ::fsync(file.fd) != 0)) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    return fail(ErrorClass::io, "cannot write " + temp + ": " + os_reason(error));
+  }
+  if (::close(file.fd) != 0) {
+    const int error = errno;
+    file.fd = -1;
+    ::unlink(temp.c_str());
+    return fail(ErrorClass::io, "cannot write " + temp + ": " + os_reason(error));
+  }
+  file.fd = -1;
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    return fail(ErrorClass::io, "cannot rename " + temp + " to " + path + ": " + os_reason(error));
+  }
+  if (!durable) return {};
+  Fd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (directory.fd < 0 || ::fsync(directory.fd) != 0) {
+    return fail(ErrorClass::io, "cannot fsync " + dir + ": " + os_reason(errno));
+  }
+  return {};
+}
+
+Result<void> ensure_private_dir(const std::string& path) {
+  if (path.empty()) return fail(ErrorClass::config, "empty directory path");
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+    const std::string parent = parent_dir(path);
+    if (parent != path && ::access(parent.c_str(), F_OK) != 0) {
+      // Parents are ordinary directories (~/.local/state): 0700 is only for our own.
+      std::string partial;
+      for (std::size_t at = 1; at <= parent.size(); ++at) {
+        if (at == parent.size() || parent[at] == '/') {
+          partial = parent.substr(0, at);
+          if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+            return fail(ErrorClass::io, "cannot create " + partial + ": " + os_reason(errno));
+          }
+        }
+      }
+    }
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return fail(ErrorClass::io, "cannot create " + path + ": " + os_reason(errno));
+    }
+    if (::lstat(path.c_str(), &st) != 0) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorClass::unsafe, path + " is not a directory");
+  if (st.st_uid != ::geteuid()) return fail(ErrorClass::unsafe, path + " is not owned by you");
+  if ((st.st_mode & 077) != 0) {
+    return fail(ErrorClass::unsafe, path + " is accessible by group or others; run: chmod 700 " + path);
+  }
+  return {};
+}
+
+}  // namespace ckh

@@ -1,0 +1,33 @@
+// Safe reading and atomic writing of the private files in the state directory.
+// Guarantees:
+// - read_private_file opens with O_NOFOLLOW and refuses (ErrorClass::unsafe) anything that
+//   is not a regular file owned by the caller with no group/other permission bits, and
+//   (ErrorClass::corrupt) anything larger than max_bytes; a missing file is
+//   ErrorClass::not_found. The whole file is read from one descriptor, so a rename that
+//   replaces it meanwhile cannot produce a mixed read.
+// - write_private_file_atomic writes a temp file in the same directory (0600, O_EXCL),
+//   fsyncs it, renames it over the target and fsyncs the directory: a reader sees either
+//   the old or the new content, and after a crash the new one is durable once it returned.
+// - ensure_private_dir creates the directory (and parents) 0700, and refuses one that is
+//   not owned by the caller or is group/world accessible.
+// Callers: the helper (read), the refresher (all).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "shared/error.h"
+
+namespace ckh {
+
+Result<std::string> read_private_file(const std::string& path, std::size_t max_bytes);
+
+// durable=false skips both fsyncs: for advisory files whose loss after a crash is harmless
+// (the helper's per-caller memory), where an fsync would cost the caller milliseconds.
+Result<void> write_private_file_atomic(const std::string& path, std::string_view content,
+                                       bool durable = true);
+
+Result<void> ensure_private_dir(const std::string& path);
+
+}  // namespace ckh

@@ -1,0 +1,50 @@
+// The status record, P.status: what the refresher last did for a profile. Never holds a
+// secret (messages are redacted before they get here). Written by the refresher under the
+// profile lock; read by `status` and by the helper to explain a failure. Line format (see
+// kv_lines.h), in exactly this order:
+//
+//   claude-key-helper-status v1
+//   updated_at: <unix s>
+//   last_attempt_at: <unix s|none>
+//   last_success_at: <unix s|none>
+//   consecutive_failures: <n>
+//   error_class: <none|transient|permanent|config|...>
+//   last_error: <one line, may be empty>
+//   backoff_until: <unix s|none>
+//   last_forced_at: <unix s|none>
+//   last_generation: <n>          (survives a corrupt or deleted P.cred: generations never repeat)
+//   end
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shared/error.h"
+
+namespace ckh {
+
+inline constexpr std::string_view kStatusMagic = "claude-key-helper-status";
+inline constexpr unsigned kStatusVersion = 1;
+inline constexpr std::size_t kMaxStatusBytes = 16 * 1024;
+inline constexpr std::size_t kMaxStatusMessageBytes = 300;
+
+struct StatusRecord {
+  std::int64_t updated_at = 0;
+  std::optional<std::int64_t> last_attempt_at;
+  std::optional<std::int64_t> last_success_at;
+  std::uint64_t consecutive_failures = 0;
+  std::optional<ErrorClass> error_class;  // none after a success
+  std::string last_error;
+  std::optional<std::int64_t> backoff_until;
+  std::optional<std::int64_t> last_forced_at;
+  std::uint64_t last_generation = 0;
+};
+
+Result<StatusRecord> parse_status(std::string_view text);
+std::string serialize_status(const StatusRecord& status);
+
+std::optional<ErrorClass> error_class_from_name(std::string_view name);
+
+}  // namespace ckh

@@ -1,0 +1,31 @@
+// Small text utilities both binaries need, without iostreams or fmt (the helper is static
+// and counted in instructions). Callers: record and status parsers, the helper's messages,
+// the refresher's redaction of command output.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ckh {
+
+// Decimal integers only, no sign for unsigned, no spaces, no overflow.
+std::optional<std::uint64_t> parse_u64(std::string_view text);
+std::optional<std::int64_t> parse_i64(std::string_view text);
+std::string to_decimal(std::int64_t value);
+
+// One-line form of an arbitrary text: control characters become spaces, runs of white
+// space fold to one, the result is cut to max_bytes (with "..." when cut).
+std::string one_line(std::string_view text, std::size_t max_bytes);
+
+// Replaces every occurrence of each non-empty secret (and of any 12-byte or longer piece
+// of it) in text with "[redacted]". Used before any text that may echo a secret leaves.
+std::string redact(std::string_view text, std::string_view secret);
+
+// True for bytes 0x21..0x7e: what an HTTP header token may hold.
+bool is_printable_token(std::string_view text);
+
+std::string_view trim(std::string_view text);
+
+}  // namespace ckh
