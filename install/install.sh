@@ -88,7 +88,8 @@ refresher=$prefix/bin/claude-key-refresher
 settings_tool=(python3 "$here/claude-code-settings.py")
 
 # --- the manifest: one "kind<TAB>value[<TAB>extra]" per line, appended once -------------
-mkdir_private() {  # mkdir -p with 0700 for the directories it creates
+mkdir_private() {  # mkdir -p; the last directory, when created, is 0700
+  mkdir -p "$(dirname "$1")"
   (umask 077 && mkdir -p "$1")
 }
 mkdir_private "$state"
@@ -178,9 +179,9 @@ elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
       "$profile" "$profile" "$(toml_string "$keyfile")"
   } | write_private "$config"
   record config "$config" "$(sha256sum "$config" | cut -d' ' -f1)"
-  say "stored ANTHROPIC_API_KEY in $keyfile (mode 0600) and wrote $config, whose profile"
-  say "  '$profile' reads it from there: the refresher service does not inherit this shell's"
-  say "  environment, so it could not see ANTHROPIC_API_KEY itself"
+  say "stored ANTHROPIC_API_KEY in $keyfile (mode 0600)"
+  say "wrote $config: profile '$profile' reads the key from that file, because the"
+  say "  refresher service does not inherit this shell's environment (ANTHROPIC_API_KEY)"
 else
   mkdir_private "$(dirname "$config")"
   write_private "$config" <"$here/config.example.toml"
@@ -201,7 +202,7 @@ refresher_alive() {  # refresher_alive PIDFILE: prints the pid when it names a l
   [ -f "$1" ] || return 1
   pid=$(head -c 32 "$1" | tr -dc 0-9)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o comm= -p "$pid" 2>/dev/null || true)
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o args= -p "$pid" 2>/dev/null || true)
   case "$exe" in *claude-key-refresher*) printf '%s' "$pid" ;; *) return 1 ;; esac
 }
 started_with=""
@@ -261,9 +262,15 @@ if [ "$do_start" = 1 ]; then
         sleep 0.1
       done
       if pid=$(refresher_alive "$pidfile"); then
-        say "no systemd user manager: started the refresher in the background (pid $pid),"
-        say "  log $log. It does not come back after a reboot: add the cron line"
-        say "  ($prefix/share/claude-key-helper/claude-key-refresher.crontab) or rerun this."
+        say "no systemd user manager: started the refresher in the background (pid $pid)"
+        say "  log: $log"
+        cron_dir=$(mktemp -d)
+        if "$here/render-units.sh" --prefix "$prefix" --home "$HOME" --out "$cron_dir" \
+             --only cron 2>/dev/null; then
+          say "  it does not come back after a reboot; for that, add this line (crontab -e):"
+          grep -v '^#' "$cron_dir/claude-key-refresher.crontab" | sed 's/^/    /'
+        fi
+        rm -rf "$cron_dir"
         started_with=background
       else
         warn "the refresher did not start; last lines of $log:"
@@ -326,7 +333,7 @@ if [ -n "$started_with" ]; then
 fi
 say "status:"
 "$refresher" status --profile "$profile" || true
-say "done. Binaries: $prefix/bin. Undo with: $here/uninstall.sh (--purge also removes the"
-say "  config, key file and state)."
+say "done: binaries in $prefix/bin; undo with $here/uninstall.sh"
+say "  (add --purge to also remove the config and key file it wrote, and the state dir)"
 case ":$PATH:" in *":$prefix/bin:"*) ;; *) say "note: $prefix/bin is not in your PATH" ;; esac
 [ -z "$config_note" ] || say "next: $config_note"

@@ -75,7 +75,9 @@ if [ ${#units[@]} -gt 0 ] || [ ${#enabled[@]} -gt 0 ]; then
       # disable --now also catches a unit the user enabled by hand (the timer): its file
       # is about to go, so no enablement link may be left dangling.
       if systemctl --user disable --now "$name" >/dev/null 2>&1; then
-        say "stopped and disabled $name"
+        say "ran systemctl --user disable --now $name"
+      else
+        warn "systemctl --user disable --now $name failed"
       fi
     done
   elif [ ${#enabled[@]} -gt 0 ]; then
@@ -97,7 +99,7 @@ refresher_pid() {  # prints the pid when PIDFILE names a live claude-key-refresh
   [ -f "$1" ] || return 1
   pid=$(head -c 32 "$1" | tr -dc 0-9)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o comm= -p "$pid" 2>/dev/null || true)
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o args= -p "$pid" 2>/dev/null || true)
   case "$exe" in *claude-key-refresher*) printf '%s' "$pid" ;; *) return 1 ;; esac
 }
 for pf in "${pidfiles[@]}"; do

@@ -94,24 +94,7 @@ class ProfileParser {
     profile.name = name;
     const auto backend = section.get_string(
         "backend", fmt::format("the name of a backend: {}", describe_known_backends()));
-    const auto interval = section.get_duration_seconds("refresh_interval", seconds(10), hours(24));
-    const auto before_expiry =
-        section.get_duration_seconds("refresh_before_expiry", seconds(0), hours(24 * 7));
-    const auto force_min = section.get_duration_seconds("force_min_interval", seconds(1), hours(1));
-    const auto backoff_min = section.get_duration_seconds("backoff_min", seconds(1), hours(1));
-    const auto backoff_max = section.get_duration_seconds("backoff_max", seconds(1), hours(24));
-    if (interval) profile.refresh_interval = *interval;
-    if (before_expiry) profile.refresh_before_expiry = *before_expiry;
-    if (force_min) profile.force_min_interval = *force_min;
-    if (backoff_min) profile.backoff_min = *backoff_min;
-    if (backoff_max) profile.backoff_max = *backoff_max;
-    if (profile.backoff_min > profile.backoff_max) {
-      section.problem_at(
-          section.has("backoff_min") ? "backoff_min" : "backoff_max",
-          fmt::format("backoff_min ({}) is larger than backoff_max ({}); expected "
-                      "backoff_min <= backoff_max",
-                      format_duration(profile.backoff_min), format_duration(profile.backoff_max)));
-    }
+    read_schedule(section, profile);
 
     const BackendEntry* entry = nullptr;
     if (backend) {
@@ -135,7 +118,6 @@ class ProfileParser {
       profile.backend_name = std::string(entry->name);
       profile.backend = entry->make(backend_section, context);
       backend_section.report_unknown_keys();
-      check_lifetime(profile, backend_section);
     }
 
     if (problems_.size() == problems_before && profile.backend != nullptr) {
@@ -144,6 +126,28 @@ class ProfileParser {
   }
 
  private:
+  // The timing keys of [profile.P]; what is absent keeps its default.
+  static void read_schedule(ConfigSection& section, ProfileConfig& profile) {
+    const auto interval = section.get_duration_seconds("refresh_interval", seconds(10), hours(24));
+    const auto before_expiry =
+        section.get_duration_seconds("refresh_before_expiry", seconds(0), hours(24 * 7));
+    const auto force_min = section.get_duration_seconds("force_min_interval", seconds(1), hours(1));
+    const auto backoff_min = section.get_duration_seconds("backoff_min", seconds(1), hours(1));
+    const auto backoff_max = section.get_duration_seconds("backoff_max", seconds(1), hours(24));
+    if (interval) profile.refresh_interval = *interval;
+    if (before_expiry) profile.refresh_before_expiry = *before_expiry;
+    if (force_min) profile.force_min_interval = *force_min;
+    if (backoff_min) profile.backoff_min = *backoff_min;
+    if (backoff_max) profile.backoff_max = *backoff_max;
+    if (profile.backoff_min > profile.backoff_max) {
+      section.problem_at(
+          section.has("backoff_min") ? "backoff_min" : "backoff_max",
+          fmt::format("backoff_min ({}) is larger than backoff_max ({}); expected "
+                      "backoff_min <= backoff_max",
+                      format_duration(profile.backoff_min), format_duration(profile.backoff_max)));
+    }
+  }
+
   void report_unknown_backend(ConfigSection& section, const std::string& backend) {
     const auto names = backend_names();
     const auto suggestion = suggest_key(backend, names);
@@ -184,21 +188,6 @@ class ProfileParser {
       }
     }
     return found;
-  }
-
-  // A credential that lives no longer than refresh_before_expiry is due again the moment it
-  // arrives: the refresher would spin. Say so now rather than at 3 a.m.
-  void check_lifetime(const ProfileConfig& profile, ConfigSection& backend_section) {
-    if (profile.backend == nullptr) return;
-    const auto lifetime = profile.backend->expected_lifetime();
-    if (!lifetime || *lifetime > profile.refresh_before_expiry) return;
-    backend_section.problem(fmt::format(
-        "the credential lives {} (ttl), not longer than refresh_before_expiry ({}) of "
-        "[profile.{}]; "
-        "expected a ttl longer than refresh_before_expiry (lower refresh_before_expiry or raise "
-        "ttl)",
-        format_duration(*lifetime), format_duration(profile.refresh_before_expiry),
-        quote_from_file(profile.name)));
   }
 
   ProblemList& problems_;

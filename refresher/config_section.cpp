@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -272,10 +273,9 @@ void ConfigSection::problem_at(std::string_view key, std::string_view message) {
   problems_.add(position_of(key), fmt::format("'{}' in {}: {}", key, label_, message));
 }
 
-void ConfigSection::report_unknown_keys(std::span<const std::string_view> more_suggestions) {
+void ConfigSection::report_unknown_keys() {
   if (table_ == nullptr) return;
-  std::vector<std::string_view> candidates(known_.begin(), known_.end());
-  candidates.insert(candidates.end(), more_suggestions.begin(), more_suggestions.end());
+  const std::vector<std::string_view> candidates(known_.begin(), known_.end());
   for (auto&& [key, node] : *table_) {
     const std::string_view name = key.str();
     if (std::find(known_.begin(), known_.end(), name) != known_.end()) continue;

@@ -85,9 +85,9 @@ class ConfigSection {
   // "'key' in [profile.P.static]: <message>" at the key's value.
   void problem_at(std::string_view key, std::string_view message);
 
-  // Reports each key no getter asked for. `more_suggestions` are names offered as "did you
-  // mean" without being keys of this section (e.g. the backend sub-tables of a profile).
-  void report_unknown_keys(std::span<const std::string_view> more_suggestions = {});
+  // Reports each key no getter (or has()) asked for, with the closest known key as a
+  // suggestion, or the list of known keys.
+  void report_unknown_keys();
 
  private:
   const toml::node* find(std::string_view key);

@@ -242,8 +242,12 @@ int command_check_config(const Common& common, bool json) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     return kOk;
   }
-  std::printf("%s: OK (%zu profile(s))\n", config->defaulted ? "no config file; using ANTHROPIC_API_KEY" : config->path.c_str(),
-              profiles->size());
+  if (config->defaulted) {
+    std::printf("%s: no profiles configured; using the default profile (static backend on ANTHROPIC_API_KEY)\n",
+                config->path.empty() ? "no config file" : config->path.c_str());
+  } else {
+    std::printf("%s: OK (%zu profile(s))\n", config->path.c_str(), profiles->size());
+  }
   for (const ProfileConfig* p : *profiles) {
     std::printf("  %s: backend %s, refresh every %llds or %llds before expiry\n", p->name.c_str(), p->backend->name(),
                 static_cast<long long>(p->refresh_interval.count()),

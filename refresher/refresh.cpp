@@ -25,6 +25,7 @@ RefreshReply failed_reply(ErrorClass kind, std::string message) {
 bool satisfied(const std::optional<CredentialRecord>& record, const RefreshRequest& request,
                const ProfileConfig& profile, std::int64_t now) {
   if (!record) return false;
+  if (record->backend != (profile.backend ? profile.backend->name() : profile.backend_name)) return false;
   switch (request.reason) {
     case RefreshReason::forced: return false;
     case RefreshReason::suspected_401:
@@ -113,7 +114,12 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     return outcome;
   }
   const bool explicit_force = request.reason == RefreshReason::forced;
-  if (!explicit_force && status.backoff_until && now < *status.backoff_until) {
+  // Backoff protects the backend, but with nothing valid left a caller would get no key at
+  // all: then one attempt per backoff_min is allowed through (the lock serialises them).
+  const bool nothing_valid = !record || (record->expires_at && *record->expires_at <= now);
+  const bool retry_allowed = nothing_valid && (!status.last_attempt_at ||
+                                               now - *status.last_attempt_at >= profile.backoff_min.count());
+  if (!explicit_force && !retry_allowed && status.backoff_until && now < *status.backoff_until) {
     outcome.action = RefreshAction::backing_off;
     outcome.reply = failed_reply(status.error_class.value_or(ErrorClass::transient), backoff_message(status));
     return outcome;

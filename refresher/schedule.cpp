@@ -6,6 +6,9 @@
 namespace ckh {
 
 std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profile) {
+  // Published by another backend (the config changed): replace it at once.
+  const std::string backend = profile.backend ? profile.backend->name() : profile.backend_name;
+  if (record.backend != backend) return record.fetched_at;
   std::int64_t due = record.fetched_at + profile.refresh_interval.count();
   if (record.expires_at) {
     const std::int64_t lifetime = std::max<std::int64_t>(0, *record.expires_at - record.fetched_at);

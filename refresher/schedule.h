@@ -18,6 +18,7 @@ namespace ckh {
 // fetched, or earlier when less than refresh_before_expiry would remain. For credentials
 // that live shorter than twice refresh_before_expiry, at half their life instead (a 60 s
 // credential with the default 10 m would otherwise be "due" the moment it arrives).
+// A record published by a different backend than the profile's is due at once.
 std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profile);
 
 // When the next attempt may be made: now when there is no record, max(due, backoff end).

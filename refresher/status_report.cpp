@@ -37,6 +37,7 @@ std::string span(std::int64_t seconds) {
 std::string when(const std::optional<std::int64_t>& t, std::int64_t now) {
   if (!t) return "never";
   const std::int64_t delta = *t - now;
+  if (delta == 0) return utc(*t) + " (now)";
   return utc(*t) + (delta >= 0 ? " (in " + span(delta) + ")" : " (" + span(-delta) + " ago)");
 }
 

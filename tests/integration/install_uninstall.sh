@@ -26,6 +26,8 @@ if [ ! -x "${CKH_HELPER:-}" ] || [ ! -x "${CKH_REFRESHER:-}" ]; then
   echo "skipped: the binaries are not built (CKH_HELPER, CKH_REFRESHER)"; exit 77
 fi
 command -v python3 >/dev/null 2>&1 || { echo "skipped: python3 is not installed"; exit 77; }
+# The interpreter itself: a version-manager shim costs a quarter second per start.
+py=$(python3 -c 'import sys; print(sys.executable)')
 
 tmp=$(mktemp -d)
 cleanup() {
@@ -43,7 +45,7 @@ passed=0
 fail() { echo "FAIL: $*" >&2; for f in "$tmp"/*.out; do [ -f "$f" ] && { echo "--- $f" >&2; sed 's/sk-ant-canary[A-Za-z0-9-]*/<CANARY>/g' "$f" >&2; }; done; exit 1; }
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 expect() { [ "$2" = "$3" ] || fail "$1: got [$2], expected [$3]"; }
-pyval() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+pyval() { "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 setup_env() {  # setup_env NAME: a fresh user under $tmp/NAME
   local root=$tmp/$1

@@ -13,6 +13,8 @@ set -euo pipefail
 src=${CKH_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 tool=$src/install/claude-code-settings.py
 command -v python3 >/dev/null 2>&1 || { echo "skipped: python3 is not installed"; exit 77; }
+# The interpreter itself: a version-manager shim costs a quarter second per start.
+py=$(python3 -c 'import sys; print(sys.executable)')
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -27,9 +29,9 @@ TTL=CLAUDE_CODE_API_KEY_HELPER_TTL_MS
 passed=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
-ckh() { python3 "$tool" "$@"; }
+ckh() { "$py" "$tool" "$@"; }
 # pyval FILE EXPR: evaluate a Python expression over the JSON object d in FILE
-pyval() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+pyval() { "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 expect() {  # expect WHAT ACTUAL EXPECTED
   [ "$2" = "$3" ] || fail "$1: got [$2], expected [$3]"
 }
@@ -117,7 +119,7 @@ ok "previous TTL restored, created env removed, TTL withdrawn by a register with
 # --- unregister leaves a value the user changed since alone ----------------------------------
 printf '{"a": 1}\n' >"$settings"
 ckh register --helper-command "$HELPER" --ttl-ms 9000 >/dev/null
-python3 - "$settings" <<'EOF'
+"$py" - "$settings" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 d["apiKeyHelper"] = "my-own-helper"

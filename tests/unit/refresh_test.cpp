@@ -97,6 +97,16 @@ TEST_CASE("refresh: failure keeps the last good credential and backs off") {
   CHECK(again.action == RefreshAction::backing_off);
   CHECK(again.reply.message.find("gateway timeout") != std::string::npos);
   CHECK(f.backend->calls == 2);
+  // Once nothing valid is left, one attempt per backoff_min goes through despite the backoff.
+  f.backend->script.push_back(std::unexpected(Error{ErrorClass::transient, "still down"}));
+  f.clock.advance(100s);  // key-one expired; backoff_until is 1 s after the failure anyway
+  auto status_before = read_status_or_default(f.paths);
+  status_before.backoff_until = f.clock.unix_seconds() + 60;
+  REQUIRE(write_private_file_atomic(f.paths.status, serialize_status(status_before)));
+  CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action == RefreshAction::failed);
+  CHECK(f.backend->calls == 3);
+  CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action == RefreshAction::backing_off);
+  CHECK(f.backend->calls == 3);
   // A forced refresh ignores the backoff.
   f.backend->script.push_back(credential("key-two"));
   CHECK(f.run(RefreshReason::forced).action == RefreshAction::refreshed);
@@ -191,6 +201,9 @@ TEST_CASE("schedule: due at the interval, before expiry, or at half-life for sho
   s.backoff_until = 5000;
   CHECK(next_attempt(r, s, p, 1000) == 5000);
   CHECK(next_attempt(std::nullopt, StatusRecord{}, p, 1234) == 1234);
+  r.backend = "static";  // the profile now names another backend: due at once
+  p.backend_name = "command";
+  CHECK(next_due(r, p) == 1000);
 }
 
 TEST_CASE("schedule: full-jitter backoff stays within [min, min*2^(n-1)] capped at max") {

@@ -1,0 +1,85 @@
+// libFuzzer target for the status record (shared/status_record.h), read by `status` and by
+// the helper to explain a failure. Properties (a violation is __builtin_trap):
+// 1. parse_status never crashes, leaks or trips a sanitizer.
+// 2. A refusal is ErrorClass::corrupt with a one-line message.
+// 3. Round trip: serialize_status(parsed) parses again to an identical record, except that
+//    last_error comes back as one_line(last_error, kMaxStatusMessageBytes): the writer
+//    normalises messages (documented: one line, at most 300 bytes), so a hand-edited file
+//    with tabs, double spaces or a longer message is the only thing that changes. The
+//    serialised form is a fixed point (serialize(parse(serialize(x))) == serialize(x)).
+// 4. The writer's side: any StatusRecord (any counters, times, class, message) serialises
+//    to text that parse_status accepts and returns unchanged (message normalised as above):
+//    the refresher never writes a status file it cannot read back.
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "shared/error.h"
+#include "shared/status_record.h"
+#include "shared/text.h"
+
+namespace {
+
+bool same_except_message(const ckh::StatusRecord& a, const ckh::StatusRecord& b) {
+  return a.updated_at == b.updated_at && a.last_attempt_at == b.last_attempt_at &&
+         a.last_success_at == b.last_success_at && a.consecutive_failures == b.consecutive_failures &&
+         a.error_class == b.error_class && a.backoff_until == b.backoff_until &&
+         a.last_forced_at == b.last_forced_at && a.last_generation == b.last_generation;
+}
+
+void check_round_trip(const ckh::StatusRecord& status) {
+  const std::string text = ckh::serialize_status(status);
+  auto again = ckh::parse_status(text);
+  if (!again) __builtin_trap();
+  if (!same_except_message(status, *again)) __builtin_trap();
+  if (again->last_error != ckh::one_line(status.last_error, ckh::kMaxStatusMessageBytes)) __builtin_trap();
+  if (text.size() > ckh::kMaxStatusBytes) __builtin_trap();  // the reader's size cap
+  if (ckh::serialize_status(*again) != text) __builtin_trap();
+}
+
+void text_direction(std::string_view text) {
+  auto status = ckh::parse_status(text);
+  if (!status) {
+    if (status.error().kind != ckh::ErrorClass::corrupt) __builtin_trap();
+    if (status.error().message.find('\n') != std::string::npos) __builtin_trap();
+    return;
+  }
+  if (status->last_error.find('\n') != std::string::npos) __builtin_trap();
+  check_round_trip(*status);
+}
+
+std::optional<std::int64_t> maybe_time(FuzzedDataProvider& input) {
+  if (input.ConsumeBool()) return std::nullopt;
+  return input.ConsumeIntegral<std::int64_t>();
+}
+
+void writer_direction(const std::uint8_t* data, std::size_t size) {
+  static constexpr std::array<ckh::ErrorClass, 8> kClasses = {
+      ckh::ErrorClass::transient, ckh::ErrorClass::permanent, ckh::ErrorClass::config,
+      ckh::ErrorClass::not_found, ckh::ErrorClass::unsafe,    ckh::ErrorClass::corrupt,
+      ckh::ErrorClass::usage,     ckh::ErrorClass::io};
+  FuzzedDataProvider input(data, size);
+  ckh::StatusRecord status;
+  status.updated_at = input.ConsumeIntegral<std::int64_t>();
+  status.last_attempt_at = maybe_time(input);
+  status.last_success_at = maybe_time(input);
+  status.consecutive_failures = input.ConsumeIntegral<std::uint64_t>();
+  if (input.ConsumeBool()) status.error_class = input.PickValueInArray(kClasses);
+  status.backoff_until = maybe_time(input);
+  status.last_forced_at = maybe_time(input);
+  status.last_generation = input.ConsumeIntegral<std::uint64_t>();
+  status.last_error = input.ConsumeRemainingBytesAsString();  // anything: the writer normalises it
+  check_round_trip(status);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  text_direction(std::string_view(reinterpret_cast<const char*>(data), size));
+  writer_direction(data, size);
+  return 0;
+}
