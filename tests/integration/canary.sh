@@ -146,6 +146,8 @@ run once-all ok "$refresher" once
 helper_ok helper-default default "$canary_cmd"
 helper_ok helper-anth anth "$canary_env"
 helper_ok helper-custom custom "$canary_custom"
+# As Claude Code runs it: the helper then remembers what it served in callers/.
+CLAUDE_CODE_ENTRYPOINT=cli helper_ok helper-as-claude-code anth "$canary_env"
 run status ok "$refresher" status
 run status-json ok "$refresher" status --json
 
@@ -250,6 +252,7 @@ grep -q 'claude-key-refresher' "${argv_parent[@]}" /dev/null || fail "no capture
 grep -q 'helper-request' "${ps_snapshots[@]}" /dev/null || fail "no ps snapshot caught a helper-started refresher (--helper-request)"
 grep -q 'claude-key-refresher run' "${ps_snapshots[@]}" /dev/null || fail "no ps snapshot caught the daemon"
 grep -q '^CKH_CANARY_CONTROL=visible$' "${child_envs[@]}" /dev/null || fail "the child's environment was not captured"
+grep -q '^callers/' "$captured/state-files.txt" || fail "the helper wrote no caller memory: that path was not exercised"
 # The scrubbing is what keeps the canary out of child-env.*; say so precisely if it fails.
 if grep -lE '^(ANTHROPIC_API_KEY|CKH_CUSTOM_KEY)=' "${child_envs[@]}" /dev/null >/dev/null; then
   fail "the command child inherited ANTHROPIC_API_KEY or CKH_CUSTOM_KEY (another profile's secret)"

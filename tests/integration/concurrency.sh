@@ -99,7 +99,12 @@ key_re=$'^ckh-conc-([0-9]{8})-[0-9a-f]{16}\n$'
 record_re=$'^claude-key-helper-cred v1\ngeneration: ([0-9]+)\nbackend: command\nsource: [^\n]*\nfetched_at: [0-9]+\nexpires_at: [0-9]+\ncredential: ckh-conc-([0-9]{8})-[0-9a-f]{16}\nend\n$'
 
 note_failure() {  # note_failure <worker> <message> [file with the evidence]
-  { printf '%s: %s\n' "$1" "$2"; [[ -n ${3:-} && -f $3 ]] && head -c 600 "$3" | sed 's/^/    | /'; } >>"$failures"
+  {
+    flock 7  # loops fail concurrently: keep each report in one piece
+    printf '%s: %s\n' "$1" "$2"
+    if [[ -n ${3:-} && -f $3 ]]; then head -n 12 "$3" | cut -c1-240 | sed 's/^/    | /'; fi
+  } 7>>"$failures" >>"$failures"
+  return 0
 }
 
 # ---- the loops -------------------------------------------------------------------------
@@ -248,29 +253,29 @@ while [[ ! -S $state/default.sock ]] && ((EPOCHSECONDS < until_ready)); do
   kill -0 "$daemon" 2>/dev/null || break
   sleep 0.05
 done
+daemon_refreshes=0
 if [[ ! -S $state/default.sock ]]; then
-  echo "FAIL: the daemon did not start listening on $state/default.sock; its log:"
-  cat "$tmp/daemon.log"
-  exit 1
+  note_failure daemon "the daemon did not start listening on $state/default.sock; its log:" "$tmp/daemon.log"
+else
+  pids=()
+  deadline=$((EPOCHSECONDS + seconds))
+  for i in 1 2; do writer "p2_writer$i" "$deadline" & pids+=($!); done
+  signaller p2_signal "$deadline" & pids+=($!)
+  for i in 1 2 3; do reader "p2_reader$i" "$deadline" & pids+=($!); done
+  reader p2_refreshing_reader "$deadline" 3600000 & pids+=($!)
+  record_reader p2_record_reader "$deadline" & pids+=($!)
+  wait_loops
+  kill -TERM "$daemon"
+  daemon_rc=0
+  wait "$daemon" || daemon_rc=$?
+  wait_backends_finished
+  if ((daemon_rc != 0)); then note_failure daemon "run exited $daemon_rc after SIGTERM; its log:" "$tmp/daemon.log"; fi
+  if grep -qE 'refresh failed|warning|error|Sanitizer|runtime error' "$tmp/daemon.log"; then
+    grep -E 'refresh failed|warning|error|Sanitizer|runtime error' "$tmp/daemon.log" >"$tmp/daemon.problems"
+    note_failure daemon "the daemon logged problems:" "$tmp/daemon.problems"
+  fi
+  daemon_refreshes=$(grep -cE '(forced|expiring|due|suspected-401) refresh: refreshed' "$tmp/daemon.log" || true)
 fi
-pids=()
-deadline=$((EPOCHSECONDS + seconds))
-for i in 1 2; do writer "p2_writer$i" "$deadline" & pids+=($!); done
-signaller p2_signal "$deadline" & pids+=($!)
-for i in 1 2 3; do reader "p2_reader$i" "$deadline" & pids+=($!); done
-reader p2_refreshing_reader "$deadline" 3600000 & pids+=($!)
-record_reader p2_record_reader "$deadline" & pids+=($!)
-wait_loops
-kill -TERM "$daemon"
-daemon_rc=0
-wait "$daemon" || daemon_rc=$?
-wait_backends_finished
-if ((daemon_rc != 0)); then note_failure daemon "run exited $daemon_rc after SIGTERM; its log:" "$tmp/daemon.log"; fi
-if grep -qE 'refresh failed|warning|error|Sanitizer|runtime error' "$tmp/daemon.log"; then
-  grep -E 'refresh failed|warning|error|Sanitizer|runtime error' "$tmp/daemon.log" >"$tmp/daemon.problems"
-  note_failure daemon "the daemon logged problems:" "$tmp/daemon.problems"
-fi
-daemon_refreshes=$(grep -cE '(forced|expiring|due|suspected-401) refresh: refreshed' "$tmp/daemon.log" || true)
 
 # ---- verdict --------------------------------------------------------------------------------
 read -r invocations max_overlap unmatched < <(analyse_log "$log" 2>"$tmp/overlaps")
