@@ -34,7 +34,7 @@ std::optional<CallerId> identify_claude_code_caller() {
 std::string caller_memory_path(const std::string& callers_dir, const std::string& profile,
                                const CallerId& caller) {
   return callers_dir + "/" + profile + "." + to_decimal(caller.pid) + "." +
-         to_decimal(static_cast<std::int64_t>(caller.start_time));
+         to_decimal(caller.start_time);
 }
 
 std::optional<CallerMemory> read_caller_memory(const std::string& path) {
@@ -52,7 +52,7 @@ std::optional<CallerMemory> read_caller_memory(const std::string& path) {
 void write_caller_memory(const std::string& callers_dir, const std::string& path,
                          const CallerMemory& memory) {
   ::mkdir(callers_dir.c_str(), 0700);
-  const std::string content = to_decimal(static_cast<std::int64_t>(memory.generation)) + " " +
+  const std::string content = to_decimal(memory.generation) + " " +
                               to_decimal(memory.served_at_ms) + "\n";
   (void)write_private_file_atomic(path, content, /*durable=*/false);
 }

@@ -68,15 +68,6 @@ std::string refresh_failure_reason(const Result<RefreshReply>& reply, const std:
   return reply ? std::string("the refresher could not refresh it") : reply.error().message;
 }
 
-std::string format_utc(std::int64_t unix_s) {
-  char buffer[32];
-  const std::time_t t = static_cast<std::time_t>(unix_s);
-  struct tm parts {};
-  ::gmtime_r(&t, &parts);
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buffer;
-}
-
 HelperOutcome serve(const CredentialRecord& record, const std::optional<std::string>& memory_path,
                     const std::string& callers_dir) {
   if (memory_path) {
@@ -151,7 +142,7 @@ HelperOutcome run_helper(const HelperOptions& options) {
                                                    "; run: claude-key-refresher once --profile " + profile);
   }
   return failure(HelperExit::expired, "the credential for profile '" + profile + "' expired at " +
-                                          format_utc(*best->expires_at) + " and no fresh one could be had: " +
+                                          format_utc(*best->expires_at, "%Y-%m-%dT%H:%M:%SZ") + " and no fresh one could be had: " +
                                           reason + status_hint,
                  secret);
 }

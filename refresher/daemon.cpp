@@ -50,7 +50,7 @@ void notify_systemd(const char* state) {
 std::string describe(const RefreshOutcome& outcome) {
   switch (outcome.action) {
     case RefreshAction::refreshed: {
-      std::string text = "refreshed: generation " + to_decimal(static_cast<std::int64_t>(outcome.record->generation));
+      std::string text = "refreshed: generation " + to_decimal(outcome.record->generation);
       text += outcome.record->expires_at ? ", expires at " + to_decimal(*outcome.record->expires_at) + " (unix)"
                                          : ", does not expire";
       return text;
@@ -249,7 +249,7 @@ int run_daemon(Config config, const DaemonOptions& options) {
     }
   }
   notify_systemd("READY=1");
-  log_line(LogLevel::info, "", "running with " + to_decimal(static_cast<std::int64_t>(workers->size())) +
+  log_line(LogLevel::info, "", "running with " + to_decimal(workers->size()) +
                                    " profile(s) from " + (config.path.empty() ? "the environment" : config.path));
 
   for (;;) {

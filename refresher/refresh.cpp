@@ -42,7 +42,7 @@ bool satisfied(const std::optional<CredentialRecord>& record, const RefreshReque
 }
 
 std::string backoff_message(const StatusRecord& status) {
-  std::string message = "backing off after " + to_decimal(static_cast<std::int64_t>(status.consecutive_failures)) +
+  std::string message = "backing off after " + to_decimal(status.consecutive_failures) +
                         " failure(s) until " + to_decimal(*status.backoff_until) + " (unix)";
   if (!status.last_error.empty()) message += ": " + status.last_error;
   return message;
@@ -145,7 +145,10 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   }
   Result<void> published{};
   CredentialRecord next;
-  if (fetched) {
+  if (fetched && status.last_generation == UINT64_MAX) {
+    // Only a hand-edited P.status gets here; wrapping to 0 would break monotonicity.
+    published = fail(ErrorClass::permanent, "generation counter exhausted; remove " + paths.status + " and " + paths.cred);
+  } else if (fetched) {
     if (fetched->new_secret_state) {
       published = write_private_file_atomic(paths.secret, *fetched->new_secret_state);
     }

@@ -9,19 +9,13 @@
 #include "refresher/socket_client.h"
 #include "shared/paths.h"
 #include "shared/secure_file.h"
+#include "shared/text.h"
 
 namespace ckh {
 
 namespace {
 
-std::string utc(std::int64_t unix_s) {
-  char buffer[32];
-  const std::time_t t = static_cast<std::time_t>(unix_s);
-  struct tm parts {};
-  ::gmtime_r(&t, &parts);
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S UTC", &parts);
-  return buffer;
-}
+std::string utc(std::int64_t unix_s) { return format_utc(unix_s, "%Y-%m-%d %H:%M:%S UTC"); }
 
 std::string span(std::int64_t seconds) {
   const bool negative = seconds < 0;

@@ -41,7 +41,7 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
   const auto found_version = parse_u64(line.substr(magic.size() + 2));
   if (!found_version) return fail(ErrorClass::corrupt, "has a malformed version");
   if (*found_version != version) {
-    return fail(ErrorClass::corrupt, "has format version " + to_decimal(static_cast<std::int64_t>(*found_version)) +
+    return fail(ErrorClass::corrupt, "has format version " + to_decimal(*found_version) +
                                          ", this build reads version " + to_decimal(version));
   }
   std::vector<KvLine> lines;
@@ -57,6 +57,17 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
   if (!next_line(rest, line) || line != "end") return fail(ErrorClass::corrupt, "is truncated (no end line)");
   if (!rest.empty()) return fail(ErrorClass::corrupt, "has bytes after the end line");
   return lines;
+}
+
+std::optional<std::optional<std::int64_t>> parse_optional_time(std::string_view value) {
+  if (value == "none") return std::optional<std::int64_t>{};
+  auto parsed = parse_i64(value);
+  if (!parsed) return std::nullopt;
+  return std::optional<std::int64_t>{*parsed};
+}
+
+std::string format_optional_time(const std::optional<std::int64_t>& value) {
+  return value ? to_decimal(*value) : std::string("none");
 }
 
 std::string write_kv_lines(std::string_view magic, unsigned version, std::span<const KvLine> lines) {

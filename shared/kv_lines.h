@@ -12,6 +12,8 @@
 // Values may not contain '\n'. Callers: record.cpp, status_record.cpp.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,5 +35,9 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
 // Appends the header, the lines and "end". Precondition: no value holds '\n'.
 std::string write_kv_lines(std::string_view magic, unsigned version,
                            std::span<const KvLine> lines);
+
+// Times in these files: unix seconds, or "none".
+std::optional<std::optional<std::int64_t>> parse_optional_time(std::string_view value);
+std::string format_optional_time(const std::optional<std::int64_t>& value);
 
 }  // namespace ckh

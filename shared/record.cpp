@@ -12,20 +12,13 @@ namespace {
 constexpr std::array<std::string_view, 6> kRecordKeys = {
     "generation", "backend", "source", "fetched_at", "expires_at", "credential"};
 
-Result<std::optional<std::int64_t>> parse_optional_time(std::string_view value) {
-  if (value == "none") return std::optional<std::int64_t>{};
-  auto parsed = parse_i64(value);
-  if (!parsed) return fail(ErrorClass::corrupt, "has a malformed time");
-  return std::optional<std::int64_t>{*parsed};
-}
-
 }  // namespace
 
 Result<void> validate_credential(std::string_view credential) {
   if (credential.empty()) return fail(ErrorClass::permanent, "the credential is empty");
   if (credential.size() > kMaxCredentialBytes) {
     return fail(ErrorClass::permanent, "the credential is longer than 16384 bytes (" +
-                                           to_decimal(static_cast<std::int64_t>(credential.size())) +
+                                           to_decimal(credential.size()) +
                                            ")");
   }
   if (!is_printable_token(credential)) {
@@ -50,7 +43,7 @@ Result<CredentialRecord> parse_record(std::string_view text) {
   if (!fetched_at) return fail(ErrorClass::corrupt, "has a malformed fetched_at");
   record.fetched_at = *fetched_at;
   auto expires_at = parse_optional_time(l[4].value);
-  if (!expires_at) return std::unexpected(expires_at.error());
+  if (!expires_at) return fail(ErrorClass::corrupt, "has a malformed expires_at");
   record.expires_at = *expires_at;
   if (auto valid = validate_credential(l[5].value); !valid) {
     return fail(ErrorClass::corrupt, "holds an invalid credential");
@@ -60,9 +53,9 @@ Result<CredentialRecord> parse_record(std::string_view text) {
 }
 
 std::string serialize_record(const CredentialRecord& record) {
-  const std::string generation = to_decimal(static_cast<std::int64_t>(record.generation));
+  const std::string generation = to_decimal(record.generation);
   const std::string fetched_at = to_decimal(record.fetched_at);
-  const std::string expires_at = record.expires_at ? to_decimal(*record.expires_at) : "none";
+  const std::string expires_at = format_optional_time(record.expires_at);
   const std::array<KvLine, 6> lines = {
       KvLine{kRecordKeys[0], generation},  KvLine{kRecordKeys[1], record.backend},
       KvLine{kRecordKeys[2], record.source}, KvLine{kRecordKeys[3], fetched_at},

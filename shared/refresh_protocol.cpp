@@ -52,7 +52,7 @@ Result<RefreshReason> parse_refresh_reason(std::string_view name) {
 std::string format_request(const RefreshRequest& request) {
   std::string line = "refresh reason=";
   line += refresh_reason_name(request.reason);
-  line += " seen=" + to_decimal(static_cast<std::int64_t>(request.seen_generation));
+  line += " seen=" + to_decimal(request.seen_generation);
   line += " need_until=" + to_decimal(request.need_until);
   line += '\n';
   return line;
@@ -78,7 +78,7 @@ Result<RefreshRequest> parse_request(std::string_view line) {
 }
 
 std::string format_reply(const RefreshReply& reply) {
-  if (reply.ok) return "ok " + to_decimal(static_cast<std::int64_t>(reply.generation)) + "\n";
+  if (reply.ok) return "ok " + to_decimal(reply.generation) + "\n";
   return std::string("failed ") + error_class_name(reply.error_class) + " " +
          one_line(reply.message, kMaxStatusMessageBytes) + "\n";
 }

@@ -71,7 +71,7 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
   if (::fstat(file.fd, &st) != 0) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
   if (auto safe = check_private(st, path); !safe) return std::unexpected(safe.error());
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
-    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(static_cast<std::int64_t>(max_bytes)) + " bytes");
+    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(max_bytes) + " bytes");
   }
   std::string content;
   content.resize(static_cast<std::size_t>(st.st_size) + 1);
@@ -90,7 +90,7 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
     used += static_cast<std::size_t>(got);
   }
   if (used > max_bytes) {
-    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(static_cast<std::int64_t>(max_bytes)) + " bytes");
+    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(max_bytes) + " bytes");
   }
   content.resize(used);
   return content;

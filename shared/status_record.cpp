@@ -17,21 +17,6 @@ constexpr std::array<ErrorClass, 8> kAllClasses = {
     ErrorClass::transient, ErrorClass::permanent, ErrorClass::config, ErrorClass::not_found,
     ErrorClass::unsafe,    ErrorClass::corrupt,   ErrorClass::usage,  ErrorClass::io};
 
-bool parse_optional_time(std::string_view value, std::optional<std::int64_t>& out) {
-  if (value == "none") {
-    out.reset();
-    return true;
-  }
-  auto parsed = parse_i64(value);
-  if (!parsed) return false;
-  out = *parsed;
-  return true;
-}
-
-std::string format_optional_time(const std::optional<std::int64_t>& value) {
-  return value ? to_decimal(*value) : std::string("none");
-}
-
 }  // namespace
 
 std::optional<ErrorClass> error_class_from_name(std::string_view name) {
@@ -49,11 +34,17 @@ Result<StatusRecord> parse_status(std::string_view text) {
   auto updated_at = parse_i64(l[0].value);
   auto failures = parse_u64(l[3].value);
   auto generation = parse_u64(l[8].value);
-  bool ok = updated_at && failures && generation && parse_optional_time(l[1].value, status.last_attempt_at) &&
-            parse_optional_time(l[2].value, status.last_success_at) &&
-            parse_optional_time(l[6].value, status.backoff_until) &&
-            parse_optional_time(l[7].value, status.last_forced_at);
-  if (!ok) return fail(ErrorClass::corrupt, "has a malformed number or time");
+  auto last_attempt = parse_optional_time(l[1].value);
+  auto last_success = parse_optional_time(l[2].value);
+  auto backoff_until = parse_optional_time(l[6].value);
+  auto last_forced = parse_optional_time(l[7].value);
+  if (!updated_at || !failures || !generation || !last_attempt || !last_success || !backoff_until || !last_forced) {
+    return fail(ErrorClass::corrupt, "has a malformed number or time");
+  }
+  status.last_attempt_at = *last_attempt;
+  status.last_success_at = *last_success;
+  status.backoff_until = *backoff_until;
+  status.last_forced_at = *last_forced;
   status.updated_at = *updated_at;
   status.consecutive_failures = *failures;
   status.last_generation = *generation;
@@ -69,12 +60,12 @@ std::string serialize_status(const StatusRecord& status) {
   const std::string updated_at = to_decimal(status.updated_at);
   const std::string last_attempt = format_optional_time(status.last_attempt_at);
   const std::string last_success = format_optional_time(status.last_success_at);
-  const std::string failures = to_decimal(static_cast<std::int64_t>(status.consecutive_failures));
+  const std::string failures = to_decimal(status.consecutive_failures);
   const std::string error_class = status.error_class ? error_class_name(*status.error_class) : "none";
   const std::string last_error = one_line(status.last_error, kMaxStatusMessageBytes);
   const std::string backoff_until = format_optional_time(status.backoff_until);
   const std::string last_forced = format_optional_time(status.last_forced_at);
-  const std::string generation = to_decimal(static_cast<std::int64_t>(status.last_generation));
+  const std::string generation = to_decimal(status.last_generation);
   const std::array<KvLine, 9> lines = {
       KvLine{kStatusKeys[0], updated_at},   KvLine{kStatusKeys[1], last_attempt},
       KvLine{kStatusKeys[2], last_success}, KvLine{kStatusKeys[3], failures},

@@ -1,5 +1,7 @@
 #include "shared/text.h"
 
+#include <ctime>
+
 #include "shared/error.h"
 
 namespace ckh {
@@ -31,21 +33,20 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
 }
 
 std::optional<std::int64_t> parse_i64(std::string_view text) {
-  bool negative = !text.empty() && text.front() == '-';
+  const bool negative = !text.empty() && text.front() == '-';
   if (negative) text.remove_prefix(1);
   auto magnitude = parse_u64(text);
-  if (!magnitude || *magnitude > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
-  const auto value = static_cast<std::int64_t>(*magnitude);
-  return negative ? -value : value;
+  const std::uint64_t limit = static_cast<std::uint64_t>(INT64_MAX) + (negative ? 1 : 0);
+  if (!magnitude || *magnitude > limit) return std::nullopt;
+  if (negative) return static_cast<std::int64_t>(~*magnitude + 1);  // two's complement, INT64_MIN included
+  return static_cast<std::int64_t>(*magnitude);
 }
 
-std::string to_decimal(std::int64_t value) {
+namespace {
+std::string digits(std::uint64_t magnitude, bool negative) {
   char buffer[24];
   char* end = buffer + sizeof buffer;
   char* p = end;
-  const bool negative = value < 0;
-  std::uint64_t magnitude =
-      negative ? ~static_cast<std::uint64_t>(value) + 1 : static_cast<std::uint64_t>(value);
   do {
     *--p = static_cast<char>('0' + magnitude % 10);
     magnitude /= 10;
@@ -53,6 +54,14 @@ std::string to_decimal(std::int64_t value) {
   if (negative) *--p = '-';
   return std::string(p, end);
 }
+}  // namespace
+
+std::string to_decimal(std::int64_t value) {
+  const bool negative = value < 0;
+  return digits(negative ? ~static_cast<std::uint64_t>(value) + 1 : static_cast<std::uint64_t>(value), negative);
+}
+
+std::string to_decimal(std::uint64_t value) { return digits(value, false); }
 
 std::string one_line(std::string_view text, std::size_t max_bytes) {
   std::string out;
@@ -123,6 +132,15 @@ std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
   return text;
+}
+
+std::string format_utc(std::int64_t unix_s, const char* format) {
+  char buffer[64];
+  const std::time_t t = static_cast<std::time_t>(unix_s);
+  struct tm parts {};
+  ::gmtime_r(&t, &parts);
+  const std::size_t length = std::strftime(buffer, sizeof buffer, format, &parts);
+  return std::string(buffer, length);
 }
 
 }  // namespace ckh

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "shared/proc_stat.h"
 #include "shared/text.h"
 
@@ -50,11 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const std::optional<ckh::ProcStat> stat = ckh::parse_proc_stat(text);
   const std::optional<ckh::ProcStat> expected = reference_parse(text);
-  if (stat.has_value() != expected.has_value()) __builtin_trap();
+  CKH_FUZZ_CHECK(stat.has_value() == expected.has_value(), "parse_proc_stat and the reference disagree on acceptance");
   if (!stat) return 0;
-  if (stat->comm != expected->comm || stat->ppid != expected->ppid ||
-      stat->start_time != expected->start_time) {
-    __builtin_trap();
-  }
+  CKH_FUZZ_CHECK(stat->comm == expected->comm, "comm differs from the reference");
+  CKH_FUZZ_CHECK(stat->ppid == expected->ppid, "ppid differs from the reference");
+  CKH_FUZZ_CHECK(stat->start_time == expected->start_time, "start_time differs from the reference");
   return 0;
 }

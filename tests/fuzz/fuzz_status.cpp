@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "shared/error.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
@@ -34,21 +35,22 @@ bool same_except_message(const ckh::StatusRecord& a, const ckh::StatusRecord& b)
 void check_round_trip(const ckh::StatusRecord& status) {
   const std::string text = ckh::serialize_status(status);
   auto again = ckh::parse_status(text);
-  if (!again) __builtin_trap();
-  if (!same_except_message(status, *again)) __builtin_trap();
-  if (again->last_error != ckh::one_line(status.last_error, ckh::kMaxStatusMessageBytes)) __builtin_trap();
-  if (text.size() > ckh::kMaxStatusBytes) __builtin_trap();  // the reader's size cap
-  if (ckh::serialize_status(*again) != text) __builtin_trap();
+  CKH_FUZZ_CHECK_SHOW(again, "parse_status refuses what serialize_status wrote", "serialized", text);
+  CKH_FUZZ_CHECK_SHOW(same_except_message(status, *again), "a field changed in serialize_status -> parse_status", "serialized", text);
+  CKH_FUZZ_CHECK(again->last_error == ckh::one_line(status.last_error, ckh::kMaxStatusMessageBytes),
+                 "last_error did not come back as one_line(last_error, 300)");
+  CKH_FUZZ_CHECK(text.size() <= ckh::kMaxStatusBytes, "serialize_status wrote more than the reader's size cap");
+  CKH_FUZZ_CHECK(ckh::serialize_status(*again) == text, "serialize_status output is not a fixed point");
 }
 
 void text_direction(std::string_view text) {
   auto status = ckh::parse_status(text);
   if (!status) {
-    if (status.error().kind != ckh::ErrorClass::corrupt) __builtin_trap();
-    if (status.error().message.find('\n') != std::string::npos) __builtin_trap();
+    CKH_FUZZ_CHECK(status.error().kind == ckh::ErrorClass::corrupt, "a refused status is not ErrorClass::corrupt");
+    CKH_FUZZ_CHECK(status.error().message.find('\n') == std::string::npos, "a refusal message spans lines");
     return;
   }
-  if (status->last_error.find('\n') != std::string::npos) __builtin_trap();
+  CKH_FUZZ_CHECK(status->last_error.find('\n') == std::string::npos, "parse_status accepted a multi-line last_error");
   check_round_trip(*status);
 }
 

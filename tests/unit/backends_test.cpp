@@ -13,6 +13,7 @@
 #include "refresher/backends/command_backend.h"
 #include "refresher/backends/static_backend.h"
 #include "refresher/config.h"
+#include "test_support.h"
 
 namespace {
 
@@ -22,62 +23,11 @@ using ckh::CommandSettings;
 using ckh::ErrorClass;
 using ckh::FakeClock;
 using ckh::StaticBackend;
+using ckh::test::fake_env;
+using ckh::test::lookup_fake_env;
+using ckh::test::ScopedSetenv;
+using ckh::test::TempDir;
 
-std::map<std::string, std::string>& fake_env() {
-  static std::map<std::string, std::string> env;
-  return env;
-}
-std::optional<std::string> lookup_fake_env(const char* name) {
-  const auto it = fake_env().find(name);
-  if (it == fake_env().end()) return std::nullopt;
-  return it->second;
-}
-
-// Sets a variable of this process for one test, restoring it afterwards: the command
-// backend passes the real environment on to its child.
-class ScopedSetenv {
- public:
-  ScopedSetenv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedSetenv() {
-    if (old_)
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    else
-      ::unsetenv(name_.c_str());
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ckh-backends-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::string write(const std::string& name, std::string_view content, mode_t mode) const {
-    const std::string path = file(name);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    REQUIRE(fd >= 0);
-    REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    ::close(fd);
-    REQUIRE(::chmod(path.c_str(), mode) == 0);
-    return path;
-  }
-
- private:
-  std::string path_;
-};
 
 bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;

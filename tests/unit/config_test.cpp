@@ -13,30 +13,15 @@
 #include "refresher/backends/command_backend.h"
 #include "refresher/config.h"
 #include "refresher/config_section.h"
+#include "test_support.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using ckh::ConfigProblem;
-
-// The environment the configuration sees; EnvLookup is a plain function pointer.
-std::map<std::string, std::string>& fake_env() {
-  static std::map<std::string, std::string> env;
-  return env;
-}
-std::optional<std::string> lookup_fake_env(const char* name) {
-  const auto it = fake_env().find(name);
-  if (it == fake_env().end()) return std::nullopt;
-  return it->second;
-}
-struct FakeEnv {
-  explicit FakeEnv(std::initializer_list<std::pair<const std::string, std::string>> values) {
-    fake_env() = values;
-  }
-  FakeEnv(const FakeEnv&) = delete;
-  FakeEnv& operator=(const FakeEnv&) = delete;
-  ~FakeEnv() { fake_env().clear(); }
-};
+using ckh::test::FakeEnv;
+using ckh::test::lookup_fake_env;
+using ckh::test::TempDir;
 
 std::expected<ckh::Config, std::vector<ConfigProblem>> parse(std::string_view text) {
   return ckh::parse_config(text, "cfg.toml", lookup_fake_env);
@@ -65,32 +50,6 @@ bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ckh-config-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ignored);
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::string write(const std::string& name, std::string_view content, mode_t mode = 0600) const {
-    const std::string path = file(name);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
-    REQUIRE(fd >= 0);
-    REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    ::close(fd);
-    REQUIRE(::chmod(path.c_str(), mode) == 0);
-    return path;
-  }
-
- private:
-  std::string path_;
-};
 
 constexpr std::string_view kExample = R"(
 [profile.default]
