@@ -1,12 +1,12 @@
 #include "helper/ask_refresher.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "shared/line_io.h"
 #include "shared/text.h"
@@ -27,7 +27,8 @@ struct Fd {
 Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequest& request,
                               std::int64_t deadline_ms) {
   if (address.refresher_path.empty()) {
-    return fail(ErrorClass::config, "claude-key-refresher was not found beside the helper or on PATH");
+    return fail(ErrorClass::config,
+                "claude-key-refresher was not found beside the helper or on PATH");
   }
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail(ErrorClass::io, "pipe failed");
@@ -37,8 +38,13 @@ Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequ
     line.pop_back();  // the argument carries no newline
     return line;
   }();
-  const char* argv[] = {address.refresher_path.c_str(), "once",    "--profile", address.profile.c_str(),
-                        "--helper-request",              request_line.c_str(), nullptr};
+  const char* argv[] = {address.refresher_path.c_str(),
+                        "once",
+                        "--profile",
+                        address.profile.c_str(),
+                        "--helper-request",
+                        request_line.c_str(),
+                        nullptr};
   const pid_t child = ::fork();
   if (child < 0) {
     ::close(pipe_fds[1]);
@@ -68,13 +74,16 @@ Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequ
   // tell a failed exec apart. Past the deadline: leave it to finish (it ignores SIGPIPE).
   int status = 0;
   const bool closed = monotonic_ms() < deadline_ms;
-  if (closed && ::waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+  if (closed && ::waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+      WEXITSTATUS(status) == 127) {
     return fail(ErrorClass::config, "cannot run " + address.refresher_path);
   }
   return std::unexpected(line.error());
 }
 
-bool is_executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool is_executable(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
 
 }  // namespace
 

@@ -52,8 +52,8 @@ std::optional<CallerMemory> read_caller_memory(const std::string& path) {
 void write_caller_memory(const std::string& callers_dir, const std::string& path,
                          const CallerMemory& memory) {
   ::mkdir(callers_dir.c_str(), 0700);
-  const std::string content = to_decimal(memory.generation) + " " +
-                              to_decimal(memory.served_at_ms) + "\n";
+  const std::string content =
+      to_decimal(memory.generation) + " " + to_decimal(memory.served_at_ms) + "\n";
   (void)write_private_file_atomic(path, content, /*durable=*/false);
 }
 

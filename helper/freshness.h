@@ -10,9 +10,10 @@
 
 namespace ckh {
 
-inline constexpr std::int64_t kDefaultTtlMs = 300000;     // Claude Code's default helper TTL
-inline constexpr std::int64_t kDefaultMarginMs = 15000;   // beyond the TTL, for the stale-while-revalidate request
-inline constexpr std::int64_t kDefaultWaitMs = 10000;     // bounded wait for a refresh
+inline constexpr std::int64_t kDefaultTtlMs = 300000;  // Claude Code's default helper TTL
+inline constexpr std::int64_t kDefaultMarginMs =
+    15000;  // beyond the TTL, for the stale-while-revalidate request
+inline constexpr std::int64_t kDefaultWaitMs = 10000;  // bounded wait for a refresh
 
 // The unix second until which a credential must stay valid to be handed to a caller that
 // caches it for ttl_ms (Claude Code uses the old key for one more request after the TTL).
@@ -27,7 +28,8 @@ bool still_valid(const CredentialRecord& record, std::int64_t now_s);
 // What the helper last handed one Claude Code process.
 struct CallerMemory {
   std::uint64_t generation = 0;
-  std::int64_t served_at_ms = 0;  // CLOCK_MONOTONIC milliseconds (system-wide, immune to clock steps)
+  std::int64_t served_at_ms =
+      0;  // CLOCK_MONOTONIC milliseconds (system-wide, immune to clock steps)
 };
 
 // Claude Code reruns the helper at the end of its TTL, or about a second after an HTTP 401.

@@ -29,14 +29,20 @@ HelperOutcome failure(HelperExit exit, const std::string& message, std::string_v
 
 HelperExit exit_for(ErrorClass kind) {
   switch (kind) {
-    case ErrorClass::unsafe: return HelperExit::unsafe;
-    case ErrorClass::corrupt: return HelperExit::corrupt;
+    case ErrorClass::unsafe:
+      return HelperExit::unsafe;
+    case ErrorClass::corrupt:
+      return HelperExit::corrupt;
     case ErrorClass::config:
-    case ErrorClass::not_found: return HelperExit::not_configured;
-    case ErrorClass::usage: return HelperExit::usage;
-    case ErrorClass::io: return HelperExit::io;
+    case ErrorClass::not_found:
+      return HelperExit::not_configured;
+    case ErrorClass::usage:
+      return HelperExit::usage;
+    case ErrorClass::io:
+      return HelperExit::io;
     case ErrorClass::transient:
-    case ErrorClass::permanent: return HelperExit::expired;
+    case ErrorClass::permanent:
+      return HelperExit::expired;
   }
   return HelperExit::io;
 }
@@ -53,17 +59,20 @@ Loaded load_record(const std::string& path) {
     return Loaded{std::nullopt, text.error()};
   }
   auto record = parse_record(*text);
-  if (!record) return Loaded{std::nullopt, Error{record.error().kind, path + " " + record.error().message}};
+  if (!record)
+    return Loaded{std::nullopt, Error{record.error().kind, path + " " + record.error().message}};
   return Loaded{std::move(*record), std::nullopt};
 }
 
 // Why the last refresh failed, for the message: the reply if there was one, else what the
 // refresher recorded in P.status.
-std::string refresh_failure_reason(const Result<RefreshReply>& reply, const std::string& status_path) {
+std::string refresh_failure_reason(const Result<RefreshReply>& reply,
+                                   const std::string& status_path) {
   if (reply && !reply->ok && !reply->message.empty()) return reply->message;
   if (!reply && reply.error().kind != ErrorClass::transient) return reply.error().message;
   if (auto text = read_private_file(status_path, kMaxStatusBytes)) {
-    if (auto status = parse_status(*text); status && !status->last_error.empty()) return status->last_error;
+    if (auto status = parse_status(*text); status && !status->last_error.empty())
+      return status->last_error;
   }
   return reply ? std::string("the refresher could not refresh it") : reply.error().message;
 }
@@ -88,10 +97,13 @@ HelperOutcome run_helper(const HelperOptions& options) {
   Loaded loaded = load_record(paths.cred);
   if (loaded.refused) {
     const Error& error = *loaded.refused;
-    std::string advice = error.kind == ErrorClass::corrupt
-                             ? "; run: claude-key-refresher once --force --profile " + profile
-                             : "; fix or remove it, then run: claude-key-refresher once --force --profile " + profile;
-    return failure(exit_for(error.kind), "refusing the credential cache: " + error.message + advice);
+    std::string advice =
+        error.kind == ErrorClass::corrupt
+            ? "; run: claude-key-refresher once --force --profile " + profile
+            : "; fix or remove it, then run: claude-key-refresher once --force --profile " +
+                  profile;
+    return failure(exit_for(error.kind),
+                   "refusing the credential cache: " + error.message + advice);
   }
 
   const std::int64_t now_s = static_cast<std::int64_t>(std::time(nullptr));
@@ -106,8 +118,8 @@ HelperOutcome run_helper(const HelperOptions& options) {
     }
   }
 
-  const bool suspected_401 =
-      loaded.record && suspect_401(memory, loaded.record->generation, monotonic_ms(), options.ttl_ms);
+  const bool suspected_401 = loaded.record && suspect_401(memory, loaded.record->generation,
+                                                          monotonic_ms(), options.ttl_ms);
   if (loaded.record && !suspected_401 && fresh_enough(*loaded.record, need_until)) {
     return serve(*loaded.record, memory_path, paths.callers_dir);
   }
@@ -128,22 +140,26 @@ HelperOutcome run_helper(const HelperOptions& options) {
 
   const std::string_view secret = best ? std::string_view(best->credential) : std::string_view();
   if (after.refused) {
-    return failure(exit_for(after.refused->kind), "refusing the credential cache: " + after.refused->message, secret);
+    return failure(exit_for(after.refused->kind),
+                   "refusing the credential cache: " + after.refused->message, secret);
   }
   const std::string reason = refresh_failure_reason(reply, paths.status);
   if (!best) {
     const bool not_set_up = (reply && !reply->ok && reply->error_class == ErrorClass::config) ||
                             (!reply && reply.error().kind == ErrorClass::config);
     if (not_set_up) {
-      return failure(HelperExit::not_configured, "profile '" + profile + "' is not set up: " + reason +
+      return failure(HelperExit::not_configured, "profile '" + profile +
+                                                     "' is not set up: " + reason +
                                                      "; see: claude-key-refresher check-config");
     }
-    return failure(HelperExit::not_configured, "no credential yet for profile '" + profile + "': " + reason +
-                                                   "; run: claude-key-refresher once --profile " + profile);
+    return failure(HelperExit::not_configured,
+                   "no credential yet for profile '" + profile + "': " + reason +
+                       "; run: claude-key-refresher once --profile " + profile);
   }
-  return failure(HelperExit::expired, "the credential for profile '" + profile + "' expired at " +
-                                          format_utc(*best->expires_at, "%Y-%m-%dT%H:%M:%SZ") + " and no fresh one could be had: " +
-                                          reason + status_hint,
+  return failure(HelperExit::expired,
+                 "the credential for profile '" + profile + "' expired at " +
+                     format_utc(*best->expires_at, "%Y-%m-%dT%H:%M:%SZ") +
+                     " and no fresh one could be had: " + reason + status_hint,
                  secret);
 }
 

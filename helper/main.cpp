@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
         has_value = true;
         return true;
       }
-      if (arg.size() > flag.size() + 1 && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=') {
+      if (arg.size() > flag.size() + 1 && arg.substr(0, flag.size()) == flag &&
+          arg[flag.size()] == '=') {
         value = arg.substr(flag.size() + 1);
         has_value = true;
         return true;
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
       options.profile = std::string(value);
     } else if (take("--wait-ms")) {
       auto parsed = ckh::parse_i64(value);
-      if (!parsed || *parsed < 0 || *parsed > 600000) return usage_error("--wait-ms takes 0..600000");
+      if (!parsed || *parsed < 0 || *parsed > 600000)
+        return usage_error("--wait-ms takes 0..600000");
       options.wait_ms = *parsed;
     } else if (arg == "--profile" || arg == "--wait-ms") {
       return usage_error(std::string(arg) + " needs a value");

@@ -10,7 +10,7 @@ packages=(
   libcurl4-openssl-dev libsimdjson-dev libssl-dev libboost-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev
   # tests
-  catch2 clang-16 libclang-rt-16-dev valgrind hyperfine python3 openssl
+  catch2 clang-16 libclang-rt-16-dev clang-format git valgrind hyperfine python3 openssl
   util-linux procps systemd
 )
 

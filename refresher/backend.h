@@ -24,13 +24,13 @@ namespace ckh {
 
 struct FetchContext {
   const Clock& clock;
-  std::string secret_state;   // P.secret, empty when none
+  std::string secret_state;  // P.secret, empty when none
 };
 
 struct FetchResult {
   std::string credential;
-  std::optional<std::int64_t> expires_at;     // unix seconds; none: never expires
-  std::string source;                         // one line, no secret: "env ANTHROPIC_API_KEY"
+  std::optional<std::int64_t> expires_at;       // unix seconds; none: never expires
+  std::string source;                           // one line, no secret: "env ANTHROPIC_API_KEY"
   std::optional<std::string> new_secret_state;  // write to P.secret before publishing
 };
 

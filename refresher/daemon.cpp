@@ -51,13 +51,17 @@ std::string describe(const RefreshOutcome& outcome) {
   switch (outcome.action) {
     case RefreshAction::refreshed: {
       std::string text = "refreshed: generation " + to_decimal(outcome.record->generation);
-      text += outcome.record->expires_at ? ", expires at " + to_decimal(*outcome.record->expires_at) + " (unix)"
-                                         : ", does not expire";
+      text += outcome.record->expires_at
+                  ? ", expires at " + to_decimal(*outcome.record->expires_at) + " (unix)"
+                  : ", does not expire";
       return text;
     }
-    case RefreshAction::skipped: return "up to date";
-    case RefreshAction::rate_limited: return "not forced: " + outcome.reply.message;
-    case RefreshAction::backing_off: return outcome.reply.message;
+    case RefreshAction::skipped:
+      return "up to date";
+    case RefreshAction::rate_limited:
+      return "not forced: " + outcome.reply.message;
+    case RefreshAction::backing_off:
+      return outcome.reply.message;
     case RefreshAction::failed:
       return std::string("refresh failed (") + error_class_name(outcome.reply.error_class) +
              "): " + outcome.reply.message;
@@ -67,7 +71,8 @@ std::string describe(const RefreshOutcome& outcome) {
 
 class ProfileWorker {
  public:
-  ProfileWorker(ProfileConfig profile, ProfilePaths paths) : profile_(std::move(profile)), paths_(std::move(paths)) {}
+  ProfileWorker(ProfileConfig profile, ProfilePaths paths)
+      : profile_(std::move(profile)), paths_(std::move(paths)) {}
   ~ProfileWorker() { stop(); }
 
   // Claims the profile and starts listening; fails when another daemon serves it.
@@ -75,16 +80,19 @@ class ProfileWorker {
     if (auto dir = ensure_private_dir(paths_.dir); !dir) return std::unexpected(dir.error());
     const std::string claim_path = paths_.dir + "/" + profile_.name + ".daemon";
     claim_fd_ = ::open(claim_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (claim_fd_ < 0) return fail(ErrorClass::io, "cannot open " + claim_path + ": " + std::strerror(errno));
+    if (claim_fd_ < 0)
+      return fail(ErrorClass::io, "cannot open " + claim_path + ": " + std::strerror(errno));
     // flock, not fcntl: it belongs to this descriptor only and survives other closes.
     if (::flock(claim_fd_, LOCK_EX | LOCK_NB) != 0) {
-      return fail(ErrorClass::config, "profile '" + profile_.name + "' is already served by another running daemon");
+      return fail(ErrorClass::config,
+                  "profile '" + profile_.name + "' is already served by another running daemon");
     }
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return fail(ErrorClass::io, "eventfd failed");
     if (auto listening = listen_socket(); !listening) {
       // Still refresh on schedule; the helper falls back to running `once` itself.
-      log_line(LogLevel::warning, profile_.name, listening.error().message + "; serving without a socket");
+      log_line(LogLevel::warning, profile_.name,
+               listening.error().message + "; serving without a socket");
     }
     thread_ = std::thread([this] { loop(); });
     return {};
@@ -108,7 +116,8 @@ class ProfileWorker {
   Result<void> listen_socket() {
     struct sockaddr_un address {};
     if (paths_.sock.size() >= sizeof address.sun_path) {
-      return fail(ErrorClass::config, "socket path " + paths_.sock + " is too long for a unix socket");
+      return fail(ErrorClass::config,
+                  "socket path " + paths_.sock + " is too long for a unix socket");
     }
     address.sun_family = AF_UNIX;
     std::memcpy(address.sun_path, paths_.sock.c_str(), paths_.sock.size() + 1);
@@ -116,7 +125,8 @@ class ProfileWorker {
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (listen_fd_ < 0) return fail(ErrorClass::io, "socket failed");
     const mode_t old_mask = ::umask(077);
-    const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    const int bound =
+        ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
     ::umask(old_mask);
     if (bound != 0 || ::listen(listen_fd_, 64) != 0) {
       const std::string reason = std::strerror(errno);
@@ -128,9 +138,11 @@ class ProfileWorker {
   }
 
   RefreshOutcome refresh(const RefreshRequest& request) {
-    RefreshOutcome outcome = refresh_profile(profile_, paths_, request, RefreshEnvironment{clock_, random_uniform01});
+    RefreshOutcome outcome =
+        refresh_profile(profile_, paths_, request, RefreshEnvironment{clock_, random_uniform01});
     if (outcome.action != RefreshAction::skipped) {
-      log_line(outcome.action == RefreshAction::failed ? LogLevel::error : LogLevel::info, profile_.name,
+      log_line(outcome.action == RefreshAction::failed ? LogLevel::error : LogLevel::info,
+               profile_.name,
                std::string(refresh_reason_name(request.reason)) + " refresh: " + describe(outcome));
     }
     return outcome;
@@ -139,7 +151,8 @@ class ProfileWorker {
   void serve_connection(int fd) {
     struct ucred peer {};
     socklen_t peer_size = sizeof peer;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0 || peer.uid != ::geteuid()) {
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0 ||
+        peer.uid != ::geteuid()) {
       ::close(fd);
       return;
     }
@@ -149,8 +162,10 @@ class ProfileWorker {
       answer = "pong " + to_decimal(::getpid()) + "\n";
     } else if (line) {
       auto request = parse_request(*line);
-      answer = request ? format_reply(refresh(*request).reply)
-                       : format_reply(RefreshReply{false, 0, ErrorClass::usage, request.error().message});
+      answer =
+          request
+              ? format_reply(refresh(*request).reply)
+              : format_reply(RefreshReply{false, 0, ErrorClass::usage, request.error().message});
     }
     if (!answer.empty()) (void)send_all(fd, answer);
     ::close(fd);
@@ -163,7 +178,8 @@ class ProfileWorker {
       const auto status = read_status_or_default(paths_);
       const std::int64_t now = clock_.unix_seconds();
       // At least a second between timer attempts, even if P.status cannot be written.
-      const std::int64_t at = std::max(next_attempt(record, status, profile_, now), earliest_timer_attempt);
+      const std::int64_t at =
+          std::max(next_attempt(record, status, profile_, now), earliest_timer_attempt);
       if (at <= now) {
         refresh(RefreshRequest{RefreshReason::due, record ? record->generation : 0, 0});
         remove_dead_caller_files(paths_.callers_dir);
@@ -174,7 +190,8 @@ class ProfileWorker {
       const std::int64_t wait_ms = std::min<std::int64_t>((at - now) * 1000, 24 * 3600 * 1000);
       const int ready = ::poll(fds, listen_fd_ >= 0 ? 2 : 1, static_cast<int>(wait_ms));
       if (ready < 0 && errno != EINTR) {
-        log_line(LogLevel::error, profile_.name, std::string("poll failed: ") + std::strerror(errno));
+        log_line(LogLevel::error, profile_.name,
+                 std::string("poll failed: ") + std::strerror(errno));
         std::this_thread::sleep_for(std::chrono::seconds(1));
         continue;
       }
@@ -197,11 +214,13 @@ class ProfileWorker {
 
 using Workers = std::vector<std::unique_ptr<ProfileWorker>>;
 
-Result<Workers> start_workers(const Config& config, const DaemonOptions& options, const std::string& dir) {
+Result<Workers> start_workers(const Config& config, const DaemonOptions& options,
+                              const std::string& dir) {
   Workers workers;
   for (const auto& [name, profile] : config.profiles) {
     if (!options.only_profiles.empty() &&
-        std::find(options.only_profiles.begin(), options.only_profiles.end(), name) == options.only_profiles.end()) {
+        std::find(options.only_profiles.begin(), options.only_profiles.end(), name) ==
+            options.only_profiles.end()) {
       continue;
     }
     auto worker = std::make_unique<ProfileWorker>(profile, profile_paths(dir, name));
@@ -209,7 +228,8 @@ Result<Workers> start_workers(const Config& config, const DaemonOptions& options
       workers.clear();
       return std::unexpected(started.error());
     }
-    log_line(LogLevel::info, name, std::string("serving (backend ") + profile.backend->name() + ")");
+    log_line(LogLevel::info, name,
+             std::string("serving (backend ") + profile.backend->name() + ")");
     workers.push_back(std::move(worker));
   }
   return workers;
@@ -220,7 +240,8 @@ Result<Workers> start_workers(const Config& config, const DaemonOptions& options
 int run_daemon(Config config, const DaemonOptions& options) {
   for (const auto& name : options.only_profiles) {
     if (!config.profiles.contains(name)) {
-      log_line(LogLevel::error, name, "no such profile in " + config.path + "; run: claude-key-refresher check-config");
+      log_line(LogLevel::error, name,
+               "no such profile in " + config.path + "; run: claude-key-refresher check-config");
       return 78;
     }
   }
@@ -244,13 +265,15 @@ int run_daemon(Config config, const DaemonOptions& options) {
     return workers.error().kind == ErrorClass::config ? 78 : 71;
   }
   if (!options.pid_file.empty()) {
-    if (auto written = write_private_file_atomic(options.pid_file, to_decimal(::getpid()) + "\n"); !written) {
+    if (auto written = write_private_file_atomic(options.pid_file, to_decimal(::getpid()) + "\n");
+        !written) {
       log_line(LogLevel::warning, "", written.error().message);
     }
   }
   notify_systemd("READY=1");
-  log_line(LogLevel::info, "", "running with " + to_decimal(workers->size()) +
-                                   " profile(s) from " + (config.path.empty() ? "the environment" : config.path));
+  log_line(LogLevel::info, "",
+           "running with " + to_decimal(workers->size()) + " profile(s) from " +
+               (config.path.empty() ? "the environment" : config.path));
 
   for (;;) {
     siginfo_t info{};
@@ -259,13 +282,15 @@ int run_daemon(Config config, const DaemonOptions& options) {
       notify_systemd("RELOADING=1");
       auto reloaded = load_config(options.config_path);
       if (!reloaded) {
-        for (const auto& problem : reloaded.error()) log_line(LogLevel::error, "", problem.to_string());
+        for (const auto& problem : reloaded.error())
+          log_line(LogLevel::error, "", problem.to_string());
         log_line(LogLevel::error, "", "reload refused: keeping the running configuration");
       } else {
         workers->clear();  // stops every worker, releasing its claim and socket
         auto restarted = start_workers(*reloaded, options, *dir);
         if (!restarted) {
-          log_line(LogLevel::error, "", restarted.error().message + "; restarting the previous configuration");
+          log_line(LogLevel::error, "",
+                   restarted.error().message + "; restarting the previous configuration");
           restarted = start_workers(config, options, *dir);
           if (!restarted) return 71;
         } else {

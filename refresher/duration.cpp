@@ -79,7 +79,9 @@ std::string format_duration(std::chrono::milliseconds duration) {
   if (rest == 0) return "0s";
   if (rest < 0) {
     const std::int64_t magnitude = rest == INT64_MIN ? INT64_MAX : -rest;
-    return "-" + format_duration(std::chrono::milliseconds(magnitude));
+    std::string negative = "-";
+    negative += format_duration(std::chrono::milliseconds(magnitude));  // append: g++ 12 -Wrestrict false positive
+    return negative;
   }
   std::string text;
   for (const auto& unit : kUnits) {

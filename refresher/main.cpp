@@ -5,13 +5,14 @@
 //   left, the backend refused (permanent: the user must act) · 78 configuration problem.
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <fmt/format.h>
 #include <string>
 #include <vector>
 
+#include "refresher/callers_gc.h"
 #include "refresher/clock.h"
 #include "refresher/config.h"
 #include "refresher/daemon.h"
@@ -19,7 +20,6 @@
 #include "refresher/refresh.h"
 #include "refresher/socket_client.h"
 #include "refresher/status_report.h"
-#include "refresher/callers_gc.h"
 #include "shared/paths.h"
 #include "shared/refresh_protocol.h"
 #include "shared/text.h"
@@ -37,8 +37,9 @@ struct Common {
 
 void add_common(CLI::App* command, Common& common, const char* profile_help) {
   command->add_option("--profile,-p", common.profile, profile_help);
-  command->add_option("--config,-c", common.config, "config file (default: $CLAUDE_KEY_HELPER_CONFIG or "
-                                                    "$XDG_CONFIG_HOME/claude-key-helper/config.toml)");
+  command->add_option("--config,-c", common.config,
+                      "config file (default: $CLAUDE_KEY_HELPER_CONFIG or "
+                      "$XDG_CONFIG_HOME/claude-key-helper/config.toml)");
 }
 
 std::string resolve_config_path(const Common& common) {
@@ -51,12 +52,14 @@ std::string resolve_config_path(const Common& common) {
 std::optional<Config> load_or_report(const std::string& path) {
   auto config = load_config(path);
   if (config) return std::move(*config);
-  for (const auto& problem : config.error()) std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+  for (const auto& problem : config.error())
+    std::fprintf(stderr, "%s\n", problem.to_string().c_str());
   return std::nullopt;
 }
 
 // The profiles a command acts on: the one named, or all.
-std::optional<std::vector<const ProfileConfig*>> select_profiles(const Config& config, const std::string& name) {
+std::optional<std::vector<const ProfileConfig*>> select_profiles(const Config& config,
+                                                                 const std::string& name) {
   std::vector<const ProfileConfig*> selected;
   if (name.empty()) {
     for (const auto& [_, profile] : config.profiles) selected.push_back(&profile);
@@ -66,8 +69,12 @@ std::optional<std::vector<const ProfileConfig*>> select_profiles(const Config& c
   if (found == config.profiles.end()) {
     std::string known;
     for (const auto& [n, _] : config.profiles) known += (known.empty() ? "" : ", ") + n;
-    std::fprintf(stderr, "claude-key-refresher: no profile '%s' in %s (profiles: %s); run: claude-key-refresher check-config\n",
-                 name.c_str(), config.path.empty() ? "the default configuration" : config.path.c_str(), known.c_str());
+    std::fprintf(stderr,
+                 "claude-key-refresher: no profile '%s' in %s (profiles: %s); run: "
+                 "claude-key-refresher check-config\n",
+                 name.c_str(),
+                 config.path.empty() ? "the default configuration" : config.path.c_str(),
+                 known.c_str());
     return std::nullopt;
   }
   selected.push_back(&found->second);
@@ -82,13 +89,17 @@ Result<std::string> state_dir_or_report() {
 
 int exit_for_outcome(const RefreshOutcome& outcome, std::int64_t now) {
   if (outcome.reply.ok) return kOk;
-  const bool still_valid = outcome.record && (!outcome.record->expires_at || *outcome.record->expires_at > now);
+  const bool still_valid =
+      outcome.record && (!outcome.record->expires_at || *outcome.record->expires_at > now);
   if (still_valid) return kTempFail;
   switch (outcome.reply.error_class) {
-    case ErrorClass::config: return kConfig;
+    case ErrorClass::config:
+      return kConfig;
     case ErrorClass::permanent:
-    case ErrorClass::unsafe: return kNoPerm;
-    default: return kUnavailable;
+    case ErrorClass::unsafe:
+      return kNoPerm;
+    default:
+      return kUnavailable;
   }
 }
 
@@ -103,7 +114,8 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
   RefreshRequest request{force ? RefreshReason::forced : RefreshReason::due, 0, 0};
   if (for_helper) {
     auto parsed = parse_request(helper_request);
-    if (!parsed) return answer_helper(RefreshReply{false, 0, ErrorClass::usage, parsed.error().message});
+    if (!parsed)
+      return answer_helper(RefreshReply{false, 0, ErrorClass::usage, parsed.error().message});
     request = *parsed;
   }
   auto config = load_config(resolve_config_path(common));
@@ -112,31 +124,39 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
       const auto& first = config.error().front();
       return answer_helper(RefreshReply{false, 0, ErrorClass::config, first.to_string()});
     }
-    for (const auto& problem : config.error()) std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+    for (const auto& problem : config.error())
+      std::fprintf(stderr, "%s\n", problem.to_string().c_str());
     return kConfig;
   }
   auto profiles = select_profiles(*config, common.profile);
   if (!profiles) {
     if (for_helper) {
-      return answer_helper(RefreshReply{false, 0, ErrorClass::config,
-                                        "no profile '" + common.profile + "' in the refresher's configuration"});
+      return answer_helper(
+          RefreshReply{false, 0, ErrorClass::config,
+                       "no profile '" + common.profile + "' in the refresher's configuration"});
     }
     return kConfig;
   }
   auto dir = state_dir_or_report();
-  if (!dir) return for_helper ? answer_helper(RefreshReply{false, 0, ErrorClass::config, dir.error().message}) : kConfig;
+  if (!dir)
+    return for_helper
+               ? answer_helper(RefreshReply{false, 0, ErrorClass::config, dir.error().message})
+               : kConfig;
 
   RealClock clock;
   int worst = kOk;
   for (const ProfileConfig* profile : *profiles) {
     const ProfilePaths paths = profile_paths(*dir, profile->name);
-    RefreshOutcome outcome = refresh_profile(*profile, paths, request, RefreshEnvironment{clock, random_uniform01});
+    RefreshOutcome outcome =
+        refresh_profile(*profile, paths, request, RefreshEnvironment{clock, random_uniform01});
     remove_dead_caller_files(paths.callers_dir);
     if (for_helper) return answer_helper(outcome.reply);
     const std::int64_t now = clock.unix_seconds();
     const int code = exit_for_outcome(outcome, now);
     if (code != kOk) {
-      std::string text = std::string("refresh failed (") + error_class_name(outcome.reply.error_class) + "): " + outcome.reply.message;
+      std::string text = std::string("refresh failed (") +
+                         error_class_name(outcome.reply.error_class) +
+                         "): " + outcome.reply.message;
       if (code == kTempFail) text += "; the published credential is still valid";
       log_line(LogLevel::error, profile->name, text);
     } else if (!quiet) {
@@ -164,10 +184,12 @@ int command_signal(const Common& common) {
     auto answer = exchange_with_daemon(paths.sock, format_request(request), 10 * 60 * 1000);
     if (!answer) {
       if (answer.error().kind == ErrorClass::not_found) {
-        std::fprintf(stderr,
-                     "claude-key-refresher: no daemon is running for profile '%s'; start it (systemctl --user start "
-                     "claude-key-refresher) or run: claude-key-refresher once --force --profile %s\n",
-                     profile->name.c_str(), profile->name.c_str());
+        std::fprintf(
+            stderr,
+            "claude-key-refresher: no daemon is running for profile '%s'; start it (systemctl "
+            "--user start "
+            "claude-key-refresher) or run: claude-key-refresher once --force --profile %s\n",
+            profile->name.c_str(), profile->name.c_str());
       } else {
         std::fprintf(stderr, "claude-key-refresher: profile '%s': %s\n", profile->name.c_str(),
                      answer.error().message.c_str());
@@ -180,7 +202,8 @@ int command_signal(const Common& common) {
       std::printf("%s: refreshed (generation %llu)\n", profile->name.c_str(),
                   static_cast<unsigned long long>(reply->generation));
     } else {
-      std::fprintf(stderr, "claude-key-refresher: profile '%s': refresh failed: %s\n", profile->name.c_str(),
+      std::fprintf(stderr, "claude-key-refresher: profile '%s': refresh failed: %s\n",
+                   profile->name.c_str(),
                    reply ? reply->message.c_str() : reply.error().message.c_str());
       worst = kTempFail;
     }
@@ -198,8 +221,10 @@ int command_status(const Common& common, bool json) {
   RealClock clock;
   const std::int64_t now = clock.unix_seconds();
   std::vector<ProfileReport> reports;
-  for (const ProfileConfig* profile : *profiles) reports.push_back(gather_report(*profile, *dir, now));
-  const std::string text = json ? format_report_json(reports, now) : format_report_text(reports, now);
+  for (const ProfileConfig* profile : *profiles)
+    reports.push_back(gather_report(*profile, *dir, now));
+  const std::string text =
+      json ? format_report_json(reports, now) : format_report_text(reports, now);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return kOk;
 }
@@ -218,8 +243,10 @@ int command_check_config(const Common& common, bool json) {
       out += "]}\n";
       std::fwrite(out.data(), 1, out.size(), stdout);
     }
-    for (const auto& problem : config.error()) std::fprintf(stderr, "%s\n", problem.to_string().c_str());
-    std::fprintf(stderr, "claude-key-refresher: %zu problem(s) in %s\n", config.error().size(), path.c_str());
+    for (const auto& problem : config.error())
+      std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+    std::fprintf(stderr, "claude-key-refresher: %zu problem(s) in %s\n", config.error().size(),
+                 path.c_str());
     return kConfig;
   }
   auto profiles = select_profiles(*config, common.profile);
@@ -231,7 +258,8 @@ int command_check_config(const Common& common, bool json) {
     for (const ProfileConfig* p : *profiles) {
       const auto lifetime = p->backend->expected_lifetime();
       out += fmt::format(
-          "{}{{\"name\":{},\"backend\":{},\"credential_lifetime_seconds\":{},\"refresh_interval_seconds\":{},"
+          "{}{{\"name\":{},\"backend\":{},\"credential_lifetime_seconds\":{},\"refresh_interval_"
+          "seconds\":{},"
           "\"refresh_before_expiry_seconds\":{}}}",
           first ? "" : ",", json_string(p->name), json_string(p->backend->name()),
           lifetime ? fmt::format("{}", lifetime->count()) : "null", p->refresh_interval.count(),
@@ -243,14 +271,16 @@ int command_check_config(const Common& common, bool json) {
     return kOk;
   }
   if (config->defaulted) {
-    std::printf("%s: no profiles configured; using the default profile (static backend on ANTHROPIC_API_KEY)\n",
-                config->path.empty() ? "no config file" : config->path.c_str());
+    std::printf(
+        "%s: no profiles configured; using the default profile (static backend on "
+        "ANTHROPIC_API_KEY)\n",
+        config->path.empty() ? "no config file" : config->path.c_str());
   } else {
     std::printf("%s: OK (%zu profile(s))\n", config->path.c_str(), profiles->size());
   }
   for (const ProfileConfig* p : *profiles) {
-    std::printf("  %s: backend %s, refresh every %llds or %llds before expiry\n", p->name.c_str(), p->backend->name(),
-                static_cast<long long>(p->refresh_interval.count()),
+    std::printf("  %s: backend %s, refresh every %llds or %llds before expiry\n", p->name.c_str(),
+                p->backend->name(), static_cast<long long>(p->refresh_interval.count()),
                 static_cast<long long>(p->refresh_before_expiry.count()));
   }
   return kOk;
@@ -278,7 +308,8 @@ int main(int argc, char** argv) {
   bool force = false, quiet = false, json = false;
   std::string helper_request, pid_file;
 
-  auto* run = app.add_subcommand("run", "run as a daemon: refresh when due, on request, with backoff");
+  auto* run =
+      app.add_subcommand("run", "run as a daemon: refresh when due, on request, with backoff");
   add_common(run, common, "serve only this profile (default: every profile)");
   run->add_option("--pid-file", pid_file, "write the daemon's pid here, removed on exit");
 
@@ -306,7 +337,8 @@ int main(int argc, char** argv) {
     return code == 0 ? kOk : kUsage;
   }
   if (!common.profile.empty() && !valid_profile_name(common.profile)) {
-    std::fprintf(stderr, "claude-key-refresher: profile names are 1-64 letters, digits, '-' or '_'\n");
+    std::fprintf(stderr,
+                 "claude-key-refresher: profile names are 1-64 letters, digits, '-' or '_'\n");
     return kUsage;
   }
   if (*run) return command_run(common, pid_file);

@@ -9,7 +9,8 @@
 
 namespace ckh {
 
-ProfileLock::ProfileLock(std::unique_ptr<boost::interprocess::file_lock> lock) : lock_(std::move(lock)) {}
+ProfileLock::ProfileLock(std::unique_ptr<boost::interprocess::file_lock> lock)
+    : lock_(std::move(lock)) {}
 ProfileLock::ProfileLock(ProfileLock&&) noexcept = default;
 ProfileLock& ProfileLock::operator=(ProfileLock&&) noexcept = default;
 

@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::size_t kMaxSecretBytes = 1024 * 1024;
 
-RefreshReply ok_reply(std::uint64_t generation) { return RefreshReply{true, generation, ErrorClass::transient, {}}; }
+RefreshReply ok_reply(std::uint64_t generation) {
+  return RefreshReply{true, generation, ErrorClass::transient, {}};
+}
 
 RefreshReply failed_reply(ErrorClass kind, std::string message) {
   return RefreshReply{false, 0, kind, std::move(message)};
@@ -25,9 +27,11 @@ RefreshReply failed_reply(ErrorClass kind, std::string message) {
 bool satisfied(const std::optional<CredentialRecord>& record, const RefreshRequest& request,
                const ProfileConfig& profile, std::int64_t now) {
   if (!record) return false;
-  if (record->backend != (profile.backend ? profile.backend->name() : profile.backend_name)) return false;
+  if (record->backend != (profile.backend ? profile.backend->name() : profile.backend_name))
+    return false;
   switch (request.reason) {
-    case RefreshReason::forced: return false;
+    case RefreshReason::forced:
+      return false;
     case RefreshReason::suspected_401:
       // Someone already replaced the rejected credential.
       return record->generation > request.seen_generation &&
@@ -71,7 +75,8 @@ StatusRecord read_status_or_default(const ProfilePaths& paths) {
 }
 
 RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths& paths,
-                               const RefreshRequest& request, const RefreshEnvironment& environment) {
+                               const RefreshRequest& request,
+                               const RefreshEnvironment& environment) {
   RefreshOutcome outcome;
   if (auto dir = ensure_private_dir(paths.dir); !dir) {
     outcome.reply = failed_reply(dir.error().kind, dir.error().message);
@@ -90,7 +95,8 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     if (auto parsed = parse_record(*cred_text)) {
       record = std::move(*parsed);
     } else {
-      log_line(LogLevel::warning, profile.name, paths.cred + " " + parsed.error().message + "; replacing it");
+      log_line(LogLevel::warning, profile.name,
+               paths.cred + " " + parsed.error().message + "; replacing it");
     }
   } else if (cred_text.error().kind != ErrorClass::not_found) {
     log_line(LogLevel::warning, profile.name, cred_text.error().message + "; replacing it");
@@ -108,20 +114,23 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   if (request.reason == RefreshReason::suspected_401 && status.last_forced_at &&
       now - *status.last_forced_at < profile.force_min_interval.count()) {
     outcome.action = RefreshAction::rate_limited;
-    outcome.reply = failed_reply(ErrorClass::transient,
-                                 "a forced refresh ran less than " +
-                                     to_decimal(profile.force_min_interval.count()) + " s ago (rate limit)");
+    outcome.reply =
+        failed_reply(ErrorClass::transient, "a forced refresh ran less than " +
+                                                to_decimal(profile.force_min_interval.count()) +
+                                                " s ago (rate limit)");
     return outcome;
   }
   const bool explicit_force = request.reason == RefreshReason::forced;
   // Backoff protects the backend, but with nothing valid left a caller would get no key at
   // all: then one attempt per backoff_min is allowed through (the lock serialises them).
   const bool nothing_valid = !record || (record->expires_at && *record->expires_at <= now);
-  const bool retry_allowed = nothing_valid && (!status.last_attempt_at ||
-                                               now - *status.last_attempt_at >= profile.backoff_min.count());
+  const bool retry_allowed =
+      nothing_valid &&
+      (!status.last_attempt_at || now - *status.last_attempt_at >= profile.backoff_min.count());
   if (!explicit_force && !retry_allowed && status.backoff_until && now < *status.backoff_until) {
     outcome.action = RefreshAction::backing_off;
-    outcome.reply = failed_reply(status.error_class.value_or(ErrorClass::transient), backoff_message(status));
+    outcome.reply =
+        failed_reply(status.error_class.value_or(ErrorClass::transient), backoff_message(status));
     return outcome;
   }
 
@@ -136,18 +145,21 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   if (request.reason == RefreshReason::suspected_401 || explicit_force) status.last_forced_at = now;
   status.last_generation = std::max(status.last_generation, record ? record->generation : 0);
 
-  Result<FetchResult> fetched = profile.backend->fetch(FetchContext{environment.clock, secret_state});
+  Result<FetchResult> fetched =
+      profile.backend->fetch(FetchContext{environment.clock, secret_state});
   if (fetched) {
     if (auto valid = validate_credential(fetched->credential); !valid) {
-      fetched = std::unexpected(Error{ErrorClass::permanent, std::string(profile.backend->name()) +
-                                                                 " backend: " + valid.error().message});
+      fetched =
+          std::unexpected(Error{ErrorClass::permanent, std::string(profile.backend->name()) +
+                                                           " backend: " + valid.error().message});
     }
   }
   Result<void> published{};
   CredentialRecord next;
   if (fetched && status.last_generation == UINT64_MAX) {
     // Only a hand-edited P.status gets here; wrapping to 0 would break monotonicity.
-    published = fail(ErrorClass::permanent, "generation counter exhausted; remove " + paths.status + " and " + paths.cred);
+    published = fail(ErrorClass::permanent,
+                     "generation counter exhausted; remove " + paths.status + " and " + paths.cred);
   } else if (fetched) {
     if (fetched->new_secret_state) {
       published = write_private_file_atomic(paths.secret, *fetched->new_secret_state);
@@ -183,9 +195,10 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     status.consecutive_failures += 1;
     status.error_class = error.kind;
     status.last_error = one_line(message, kMaxStatusMessageBytes);
-    const auto delay = error.kind == ErrorClass::transient
-                           ? backoff_delay(status.consecutive_failures, profile, environment.uniform01())
-                           : profile.backoff_max;
+    const auto delay =
+        error.kind == ErrorClass::transient
+            ? backoff_delay(status.consecutive_failures, profile, environment.uniform01())
+            : profile.backoff_max;
     status.backoff_until = finished + delay.count();
     outcome.action = RefreshAction::failed;
     outcome.reply = failed_reply(error.kind, status.last_error);

@@ -47,7 +47,8 @@ struct RefreshEnvironment {
 double random_uniform01();
 
 RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths& paths,
-                               const RefreshRequest& request, const RefreshEnvironment& environment);
+                               const RefreshRequest& request,
+                               const RefreshEnvironment& environment);
 
 // Reads P.cred and P.status without locking (status, scheduling). A missing, unsafe or
 // corrupt file reads as none / a default status.

@@ -12,7 +12,8 @@ std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profi
   std::int64_t due = record.fetched_at + profile.refresh_interval.count();
   if (record.expires_at) {
     const std::int64_t lifetime = std::max<std::int64_t>(0, *record.expires_at - record.fetched_at);
-    const std::int64_t before = std::min<std::int64_t>(profile.refresh_before_expiry.count(), lifetime / 2);
+    const std::int64_t before =
+        std::min<std::int64_t>(profile.refresh_before_expiry.count(), lifetime / 2);
     due = std::min(due, *record.expires_at - before);
   }
   return due;
@@ -25,7 +26,8 @@ std::int64_t next_attempt(const std::optional<CredentialRecord>& record, const S
   return at;
 }
 
-std::chrono::seconds backoff_delay(std::uint64_t failures, const ProfileConfig& profile, double uniform01) {
+std::chrono::seconds backoff_delay(std::uint64_t failures, const ProfileConfig& profile,
+                                   double uniform01) {
   const double low = static_cast<double>(profile.backoff_min.count());
   const double high = static_cast<double>(profile.backoff_max.count());
   const std::uint64_t doublings = failures == 0 ? 0 : std::min<std::uint64_t>(failures - 1, 62);

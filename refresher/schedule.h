@@ -27,6 +27,7 @@ std::int64_t next_attempt(const std::optional<CredentialRecord>& record, const S
 
 // Full-jitter exponential backoff after `failures` consecutive failures (>= 1): a uniform
 // delay between backoff_min and min(backoff_max, backoff_min * 2^(failures-1)).
-std::chrono::seconds backoff_delay(std::uint64_t failures, const ProfileConfig& profile, double uniform01);
+std::chrono::seconds backoff_delay(std::uint64_t failures, const ProfileConfig& profile,
+                                   double uniform01);
 
 }  // namespace ckh

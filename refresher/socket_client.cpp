@@ -11,9 +11,9 @@ Result<std::string> exchange_with_daemon(const std::string& socket_path, std::st
                                          int timeout_ms) {
   auto fd = connect_unix(socket_path);
   if (!fd) return std::unexpected(fd.error());
-  Result<std::string> answer = send_all(*fd, request)
-                                   ? read_line_until(*fd, monotonic_ms() + timeout_ms)
-                                   : fail(ErrorClass::transient, "the daemon closed the connection");
+  Result<std::string> answer =
+      send_all(*fd, request) ? read_line_until(*fd, monotonic_ms() + timeout_ms)
+                             : fail(ErrorClass::transient, "the daemon closed the connection");
   ::close(*fd);
   return answer;
 }

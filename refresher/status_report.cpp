@@ -15,7 +15,9 @@ namespace ckh {
 
 namespace {
 
-std::string utc(std::int64_t unix_s) { return format_utc(unix_s, "%Y-%m-%d %H:%M:%S UTC"); }
+std::string utc(std::int64_t unix_s) {
+  return format_utc(unix_s, "%Y-%m-%d %H:%M:%S UTC");
+}
 
 std::string span(std::int64_t seconds) {
   const bool negative = seconds < 0;
@@ -35,7 +37,9 @@ std::string when(const std::optional<std::int64_t>& t, std::int64_t now) {
   return utc(*t) + (delta >= 0 ? " (in " + span(delta) + ")" : " (" + span(-delta) + " ago)");
 }
 
-std::string json_time(const std::optional<std::int64_t>& t) { return t ? fmt::format("{}", *t) : "null"; }
+std::string json_time(const std::optional<std::int64_t>& t) {
+  return t ? fmt::format("{}", *t) : "null";
+}
 
 }  // namespace
 
@@ -43,11 +47,21 @@ std::string json_string(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
@@ -60,7 +74,8 @@ std::string json_string(std::string_view text) {
   return out;
 }
 
-ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir, std::int64_t now) {
+ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir,
+                            std::int64_t now) {
   const ProfilePaths paths = profile_paths(state_dir, profile.name);
   ProfileReport report;
   report.name = profile.name;
@@ -92,14 +107,16 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
       out += fmt::format("  fetched:       {}\n", when(r.record->fetched_at, now));
       if (r.record->expires_at) {
         const bool expired = *r.record->expires_at <= now;
-        out += fmt::format("  expires:       {}{}\n", when(r.record->expires_at, now), expired ? " EXPIRED" : "");
+        out += fmt::format("  expires:       {}{}\n", when(r.record->expires_at, now),
+                           expired ? " EXPIRED" : "");
       } else {
         out += "  expires:       never\n";
       }
     } else if (!r.record_problem.empty()) {
       out += fmt::format("  credential:    unreadable: {}\n", r.record_problem);
     } else {
-      out += "  credential:    none yet (run: claude-key-refresher once --profile " + r.name + ")\n";
+      out +=
+          "  credential:    none yet (run: claude-key-refresher once --profile " + r.name + ")\n";
     }
     out += fmt::format("  last success:  {}\n", when(r.status.last_success_at, now));
     if (r.status.error_class) {
@@ -113,7 +130,9 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
     }
     out += fmt::format("  next refresh:  {}\n", when(r.next_attempt, now));
     out += r.daemon_pid ? fmt::format("  daemon:        running (pid {})\n", *r.daemon_pid)
-                        : std::string("  daemon:        not running (refreshes happen when the helper or `once` runs)\n");
+                        : std::string(
+                              "  daemon:        not running (refreshes happen when the helper or "
+                              "`once` runs)\n");
   }
   return out;
 }
@@ -129,21 +148,26 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
       out += fmt::format(
           ",\"credential\":{{\"generation\":{},\"source\":{},\"fetched_at\":{},\"expires_at\":{},"
           "\"seconds_left\":{},\"valid\":{}}}",
-          r.record->generation, json_string(r.record->source), r.record->fetched_at, json_time(r.record->expires_at),
+          r.record->generation, json_string(r.record->source), r.record->fetched_at,
+          json_time(r.record->expires_at),
           r.record->expires_at ? fmt::format("{}", *r.record->expires_at - now) : "null",
           !r.record->expires_at || *r.record->expires_at > now);
     } else {
       out += ",\"credential\":null";
     }
-    out += fmt::format(",\"credential_problem\":{}", r.record_problem.empty() ? "null" : json_string(r.record_problem));
+    out += fmt::format(",\"credential_problem\":{}",
+                       r.record_problem.empty() ? "null" : json_string(r.record_problem));
     out += fmt::format(
-        ",\"last_attempt_at\":{},\"last_success_at\":{},\"consecutive_failures\":{},\"error_class\":{},"
+        ",\"last_attempt_at\":{},\"last_success_at\":{},\"consecutive_failures\":{},\"error_"
+        "class\":{},"
         "\"last_error\":{},\"backoff_until\":{},\"last_forced_at\":{},\"next_refresh_at\":{},"
         "\"daemon_alive\":{},\"daemon_pid\":{}}}",
-        json_time(r.status.last_attempt_at), json_time(r.status.last_success_at), r.status.consecutive_failures,
+        json_time(r.status.last_attempt_at), json_time(r.status.last_success_at),
+        r.status.consecutive_failures,
         r.status.error_class ? json_string(error_class_name(*r.status.error_class)) : "null",
-        r.status.last_error.empty() ? "null" : json_string(r.status.last_error), json_time(r.status.backoff_until),
-        json_time(r.status.last_forced_at), json_time(r.next_attempt), r.daemon_pid.has_value(),
+        r.status.last_error.empty() ? "null" : json_string(r.status.last_error),
+        json_time(r.status.backoff_until), json_time(r.status.last_forced_at),
+        json_time(r.next_attempt), r.daemon_pid.has_value(),
         r.daemon_pid ? fmt::format("{}", *r.daemon_pid) : "null");
   }
   out += "]}\n";

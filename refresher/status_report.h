@@ -25,7 +25,8 @@ struct ProfileReport {
   std::optional<long> daemon_pid;
 };
 
-ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir, std::int64_t now);
+ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir,
+                            std::int64_t now);
 std::string format_report_text(const std::vector<ProfileReport>& reports, std::int64_t now);
 std::string format_report_json(const std::vector<ProfileReport>& reports, std::int64_t now);
 

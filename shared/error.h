@@ -10,14 +10,14 @@
 namespace ckh {
 
 enum class ErrorClass {
-  transient,   // may work later by itself: network, timeouts, 5xx, 429, a failing command
-  permanent,   // needs the user: rejected credentials, missing secret, invalid_grant
-  config,      // the configuration is missing or wrong
-  not_found,   // the file does not exist (yet)
-  unsafe,      // a file was refused for safety: symlink, owner, mode, not a regular file
-  corrupt,     // a file is malformed, truncated, too large or of an unknown version
-  usage,       // the command line is wrong
-  io,          // an unexpected operating-system failure
+  transient,  // may work later by itself: network, timeouts, 5xx, 429, a failing command
+  permanent,  // needs the user: rejected credentials, missing secret, invalid_grant
+  config,     // the configuration is missing or wrong
+  not_found,  // the file does not exist (yet)
+  unsafe,     // a file was refused for safety: symlink, owner, mode, not a regular file
+  corrupt,    // a file is malformed, truncated, too large or of an unknown version
+  usage,      // the command line is wrong
+  io,         // an unexpected operating-system failure
 };
 
 struct Error {

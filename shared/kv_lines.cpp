@@ -50,11 +50,13 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
     if (!next_line(rest, line)) return fail(ErrorClass::corrupt, "is truncated");
     if (line.size() < key.size() + 2 || line.substr(0, key.size()) != key ||
         line.substr(key.size(), 2) != ": ") {
-      return fail(ErrorClass::corrupt, "has a malformed line where '" + std::string(key) + "' belongs");
+      return fail(ErrorClass::corrupt,
+                  "has a malformed line where '" + std::string(key) + "' belongs");
     }
     lines.push_back(KvLine{key, line.substr(key.size() + 2)});
   }
-  if (!next_line(rest, line) || line != "end") return fail(ErrorClass::corrupt, "is truncated (no end line)");
+  if (!next_line(rest, line) || line != "end")
+    return fail(ErrorClass::corrupt, "is truncated (no end line)");
   if (!rest.empty()) return fail(ErrorClass::corrupt, "has bytes after the end line");
   return lines;
 }
@@ -70,7 +72,8 @@ std::string format_optional_time(const std::optional<std::int64_t>& value) {
   return value ? to_decimal(*value) : std::string("none");
 }
 
-std::string write_kv_lines(std::string_view magic, unsigned version, std::span<const KvLine> lines) {
+std::string write_kv_lines(std::string_view magic, unsigned version,
+                           std::span<const KvLine> lines) {
   std::string out = header_line(magic, version);
   out += '\n';
   for (const KvLine& line : lines) {

@@ -30,11 +30,11 @@ struct KvLine {
 
 // keys: the exact keys expected, in order. The returned views point into text.
 Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_view magic,
-                                           unsigned version, std::span<const std::string_view> keys);
+                                           unsigned version,
+                                           std::span<const std::string_view> keys);
 
 // Appends the header, the lines and "end". Precondition: no value holds '\n'.
-std::string write_kv_lines(std::string_view magic, unsigned version,
-                           std::span<const KvLine> lines);
+std::string write_kv_lines(std::string_view magic, unsigned version, std::span<const KvLine> lines);
 
 // Times in these files: unix seconds, or "none".
 std::optional<std::optional<std::int64_t>> parse_optional_time(std::string_view value);

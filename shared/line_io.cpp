@@ -37,9 +37,12 @@ Result<std::string> read_line_until(int fd, std::int64_t deadline_ms) {
   for (;;) {
     const std::int64_t left = deadline_ms - monotonic_ms();
     if (left <= 0) return fail(ErrorClass::transient, "no answer in time");
-    struct pollfd pfd {fd, POLLIN, 0};
+    struct pollfd pfd {
+      fd, POLLIN, 0
+    };
     const int ready = ::poll(&pfd, 1, static_cast<int>(left));
-    if (ready < 0 && errno != EINTR) return fail(ErrorClass::io, std::string("poll: ") + std::strerror(errno));
+    if (ready < 0 && errno != EINTR)
+      return fail(ErrorClass::io, std::string("poll: ") + std::strerror(errno));
     if (ready <= 0) continue;
     const ssize_t got = ::read(fd, buffer, sizeof buffer);
     if (got < 0) {
@@ -52,7 +55,8 @@ Result<std::string> read_line_until(int fd, std::int64_t deadline_ms) {
       line.resize(newline);
       return line;
     }
-    if (line.size() > kMaxProtocolLine) return fail(ErrorClass::corrupt, "sent a line that is too long");
+    if (line.size() > kMaxProtocolLine)
+      return fail(ErrorClass::corrupt, "sent a line that is too long");
   }
 }
 

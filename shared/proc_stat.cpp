@@ -13,7 +13,8 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   // comm may hold spaces and parentheses: it ends at the LAST ')'.
   const auto open = text.find('(');
   const auto close = text.rfind(')');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+    return std::nullopt;
   ProcStat stat;
   stat.comm = std::string(text.substr(open + 1, close - open - 1));
   std::string_view rest = text.substr(close + 1);

@@ -9,8 +9,8 @@ namespace ckh {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> kRecordKeys = {
-    "generation", "backend", "source", "fetched_at", "expires_at", "credential"};
+constexpr std::array<std::string_view, 6> kRecordKeys = {"generation", "backend",    "source",
+                                                         "fetched_at", "expires_at", "credential"};
 
 }  // namespace
 
@@ -18,8 +18,7 @@ Result<void> validate_credential(std::string_view credential) {
   if (credential.empty()) return fail(ErrorClass::permanent, "the credential is empty");
   if (credential.size() > kMaxCredentialBytes) {
     return fail(ErrorClass::permanent, "the credential is longer than 16384 bytes (" +
-                                           to_decimal(credential.size()) +
-                                           ")");
+                                           to_decimal(credential.size()) + ")");
   }
   if (!is_printable_token(credential)) {
     return fail(ErrorClass::permanent,
@@ -35,7 +34,8 @@ Result<CredentialRecord> parse_record(std::string_view text) {
   const auto& l = *lines;
   CredentialRecord record;
   auto generation = parse_u64(l[0].value);
-  if (!generation || *generation == 0) return fail(ErrorClass::corrupt, "has a malformed generation");
+  if (!generation || *generation == 0)
+    return fail(ErrorClass::corrupt, "has a malformed generation");
   record.generation = *generation;
   record.backend = std::string(l[1].value);
   record.source = std::string(l[2].value);
@@ -57,9 +57,9 @@ std::string serialize_record(const CredentialRecord& record) {
   const std::string fetched_at = to_decimal(record.fetched_at);
   const std::string expires_at = format_optional_time(record.expires_at);
   const std::array<KvLine, 6> lines = {
-      KvLine{kRecordKeys[0], generation},  KvLine{kRecordKeys[1], record.backend},
+      KvLine{kRecordKeys[0], generation},    KvLine{kRecordKeys[1], record.backend},
       KvLine{kRecordKeys[2], record.source}, KvLine{kRecordKeys[3], fetched_at},
-      KvLine{kRecordKeys[4], expires_at},  KvLine{kRecordKeys[5], record.credential}};
+      KvLine{kRecordKeys[4], expires_at},    KvLine{kRecordKeys[5], record.credential}};
   return write_kv_lines(kRecordMagic, kRecordVersion, lines);
 }
 

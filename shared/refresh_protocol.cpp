@@ -26,7 +26,8 @@ bool take_field(std::string_view& rest, std::string_view name, std::string_view&
   const auto space = rest.find(' ');
   std::string_view field = rest.substr(0, space);
   rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
-  if (field.size() <= name.size() || field.substr(0, name.size()) != name || field[name.size()] != '=') {
+  if (field.size() <= name.size() || field.substr(0, name.size()) != name ||
+      field[name.size()] != '=') {
     return false;
   }
   value = field.substr(name.size() + 1);
@@ -46,7 +47,8 @@ Result<RefreshReason> parse_refresh_reason(std::string_view name) {
   for (const auto& [value, known] : kReasons) {
     if (known == name) return value;
   }
-  return fail(ErrorClass::usage, "unknown refresh reason (expected due, expiring, suspected-401 or forced)");
+  return fail(ErrorClass::usage,
+              "unknown refresh reason (expected due, expiring, suspected-401 or forced)");
 }
 
 std::string format_request(const RefreshRequest& request) {
@@ -95,13 +97,15 @@ Result<RefreshReply> parse_reply(std::string_view line) {
     return reply;
   }
   constexpr std::string_view kFailed = "failed ";
-  if (line.substr(0, kFailed.size()) != kFailed) return fail(ErrorClass::corrupt, "malformed reply");
+  if (line.substr(0, kFailed.size()) != kFailed)
+    return fail(ErrorClass::corrupt, "malformed reply");
   std::string_view rest = line.substr(kFailed.size());
   const auto space = rest.find(' ');
   auto kind = error_class_from_name(rest.substr(0, space));
   if (!kind) return fail(ErrorClass::corrupt, "malformed reply");
   reply.error_class = *kind;
-  reply.message = space == std::string_view::npos ? std::string() : std::string(rest.substr(space + 1));
+  reply.message =
+      space == std::string_view::npos ? std::string() : std::string(rest.substr(space + 1));
   return reply;
 }
 

@@ -2,7 +2,8 @@
 // as one line over the daemon's socket P.sock (stream, one request and one reply per
 // connection), or as arguments of `claude-key-refresher once` when no daemon is alive.
 //
-//   request: "refresh reason=<due|expiring|suspected-401|forced> seen=<generation> need_until=<unix s>\n"
+//   request: "refresh reason=<due|expiring|suspected-401|forced> seen=<generation> need_until=<unix
+//   s>\n"
 //            "ping\n"
 //   reply:   "ok <generation>\n"                  the record now holds this generation
 //            "failed <error class> <message>\n"   nothing new; message is one line, no secret
@@ -33,9 +34,9 @@ struct RefreshRequest {
 
 struct RefreshReply {
   bool ok = false;
-  std::uint64_t generation = 0;      // when ok
+  std::uint64_t generation = 0;                    // when ok
   ErrorClass error_class = ErrorClass::transient;  // when !ok
-  std::string message;               // when !ok
+  std::string message;                             // when !ok
 };
 
 inline constexpr std::size_t kMaxProtocolLine = 1024;

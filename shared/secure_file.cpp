@@ -1,10 +1,10 @@
 #include "shared/secure_file.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include "shared/text.h"
 
@@ -12,7 +12,9 @@ namespace ckh {
 
 namespace {
 
-std::string os_reason(int error) { return std::string(std::strerror(error)); }
+std::string os_reason(int error) {
+  return std::string(std::strerror(error));
+}
 
 // Closes on scope exit; keeps every early return from leaking a descriptor.
 struct Fd {
@@ -31,7 +33,8 @@ Result<void> check_private(const struct stat& st, const std::string& path) {
                                         ", not by you (uid " + to_decimal(::geteuid()) + ")");
   }
   if ((st.st_mode & 077) != 0) {
-    return fail(ErrorClass::unsafe, path + " is readable or writable by group or others; run: chmod 600 " + path);
+    return fail(ErrorClass::unsafe,
+                path + " is readable or writable by group or others; run: chmod 600 " + path);
   }
   return {};
 }
@@ -68,7 +71,8 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
     return fail(ErrorClass::io, "cannot open " + path + ": " + os_reason(error));
   }
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+  if (::fstat(file.fd, &st) != 0)
+    return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
   if (auto safe = check_private(st, path); !safe) return std::unexpected(safe.error());
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
     return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(max_bytes) + " bytes");
@@ -96,7 +100,8 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
   return content;
 }
 
-Result<void> write_private_file_atomic(const std::string& path, std::string_view content, bool durable) {
+Result<void> write_private_file_atomic(const std::string& path, std::string_view content,
+                                       bool durable) {
   const std::string dir = parent_dir(path);
   // pid + a counter keeps temp names unique across processes and threads; O_EXCL makes a
   // collision (or a planted file or symlink) an error, never a write through it.
@@ -106,7 +111,8 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
   Fd file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
   if (file.fd < 0) return fail(ErrorClass::io, "cannot create " + temp + ": " + os_reason(errno));
   // The mode argument is filtered by the umask; 0600 must hold whatever the umask is.
-  if (::fchmod(file.fd, 0600) != 0 || !write_all(file.fd, content) || (durable && ::fsync(file.fd) != 0)) {
+  if (::fchmod(file.fd, 0600) != 0 || !write_all(file.fd, content) ||
+      (durable && ::fsync(file.fd) != 0)) {
     const int error = errno;
     ::unlink(temp.c_str());
     return fail(ErrorClass::io, "cannot write " + temp + ": " + os_reason(error));
@@ -135,7 +141,8 @@ Result<void> ensure_private_dir(const std::string& path) {
   if (path.empty()) return fail(ErrorClass::config, "empty directory path");
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+    if (errno != ENOENT)
+      return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
     const std::string parent = parent_dir(path);
     if (parent != path && ::access(parent.c_str(), F_OK) != 0) {
       // Parents are ordinary directories (~/.local/state): 0700 is only for our own.
@@ -152,12 +159,14 @@ Result<void> ensure_private_dir(const std::string& path) {
     if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
       return fail(ErrorClass::io, "cannot create " + path + ": " + os_reason(errno));
     }
-    if (::lstat(path.c_str(), &st) != 0) return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+    if (::lstat(path.c_str(), &st) != 0)
+      return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
   }
   if (!S_ISDIR(st.st_mode)) return fail(ErrorClass::unsafe, path + " is not a directory");
   if (st.st_uid != ::geteuid()) return fail(ErrorClass::unsafe, path + " is not owned by you");
   if ((st.st_mode & 077) != 0) {
-    return fail(ErrorClass::unsafe, path + " is accessible by group or others; run: chmod 700 " + path);
+    return fail(ErrorClass::unsafe,
+                path + " is accessible by group or others; run: chmod 700 " + path);
   }
   return {};
 }

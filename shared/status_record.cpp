@@ -10,8 +10,8 @@ namespace ckh {
 namespace {
 
 constexpr std::array<std::string_view, 9> kStatusKeys = {
-    "updated_at",    "last_attempt_at", "last_success_at", "consecutive_failures", "error_class",
-    "last_error",    "backoff_until",   "last_forced_at",  "last_generation"};
+    "updated_at", "last_attempt_at", "last_success_at", "consecutive_failures", "error_class",
+    "last_error", "backoff_until",   "last_forced_at",  "last_generation"};
 
 constexpr std::array<ErrorClass, 8> kAllClasses = {
     ErrorClass::transient, ErrorClass::permanent, ErrorClass::config, ErrorClass::not_found,
@@ -38,7 +38,8 @@ Result<StatusRecord> parse_status(std::string_view text) {
   auto last_success = parse_optional_time(l[2].value);
   auto backoff_until = parse_optional_time(l[6].value);
   auto last_forced = parse_optional_time(l[7].value);
-  if (!updated_at || !failures || !generation || !last_attempt || !last_success || !backoff_until || !last_forced) {
+  if (!updated_at || !failures || !generation || !last_attempt || !last_success || !backoff_until ||
+      !last_forced) {
     return fail(ErrorClass::corrupt, "has a malformed number or time");
   }
   status.last_attempt_at = *last_attempt;
@@ -61,15 +62,16 @@ std::string serialize_status(const StatusRecord& status) {
   const std::string last_attempt = format_optional_time(status.last_attempt_at);
   const std::string last_success = format_optional_time(status.last_success_at);
   const std::string failures = to_decimal(status.consecutive_failures);
-  const std::string error_class = status.error_class ? error_class_name(*status.error_class) : "none";
+  const std::string error_class =
+      status.error_class ? error_class_name(*status.error_class) : "none";
   const std::string last_error = one_line(status.last_error, kMaxStatusMessageBytes);
   const std::string backoff_until = format_optional_time(status.backoff_until);
   const std::string last_forced = format_optional_time(status.last_forced_at);
   const std::string generation = to_decimal(status.last_generation);
   const std::array<KvLine, 9> lines = {
-      KvLine{kStatusKeys[0], updated_at},   KvLine{kStatusKeys[1], last_attempt},
-      KvLine{kStatusKeys[2], last_success}, KvLine{kStatusKeys[3], failures},
-      KvLine{kStatusKeys[4], error_class},  KvLine{kStatusKeys[5], last_error},
+      KvLine{kStatusKeys[0], updated_at},    KvLine{kStatusKeys[1], last_attempt},
+      KvLine{kStatusKeys[2], last_success},  KvLine{kStatusKeys[3], failures},
+      KvLine{kStatusKeys[4], error_class},   KvLine{kStatusKeys[5], last_error},
       KvLine{kStatusKeys[6], backoff_until}, KvLine{kStatusKeys[7], last_forced},
       KvLine{kStatusKeys[8], generation}};
   return write_kv_lines(kStatusMagic, kStatusVersion, lines);

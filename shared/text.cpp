@@ -8,14 +8,22 @@ namespace ckh {
 
 const char* error_class_name(ErrorClass kind) {
   switch (kind) {
-    case ErrorClass::transient: return "transient";
-    case ErrorClass::permanent: return "permanent";
-    case ErrorClass::config: return "config";
-    case ErrorClass::not_found: return "not_found";
-    case ErrorClass::unsafe: return "unsafe";
-    case ErrorClass::corrupt: return "corrupt";
-    case ErrorClass::usage: return "usage";
-    case ErrorClass::io: return "io";
+    case ErrorClass::transient:
+      return "transient";
+    case ErrorClass::permanent:
+      return "permanent";
+    case ErrorClass::config:
+      return "config";
+    case ErrorClass::not_found:
+      return "not_found";
+    case ErrorClass::unsafe:
+      return "unsafe";
+    case ErrorClass::corrupt:
+      return "corrupt";
+    case ErrorClass::usage:
+      return "usage";
+    case ErrorClass::io:
+      return "io";
   }
   return "io";
 }
@@ -38,7 +46,8 @@ std::optional<std::int64_t> parse_i64(std::string_view text) {
   auto magnitude = parse_u64(text);
   const std::uint64_t limit = static_cast<std::uint64_t>(INT64_MAX) + (negative ? 1 : 0);
   if (!magnitude || *magnitude > limit) return std::nullopt;
-  if (negative) return static_cast<std::int64_t>(~*magnitude + 1);  // two's complement, INT64_MIN included
+  if (negative)
+    return static_cast<std::int64_t>(~*magnitude + 1);  // two's complement, INT64_MIN included
   return static_cast<std::int64_t>(*magnitude);
 }
 
@@ -58,10 +67,14 @@ std::string digits(std::uint64_t magnitude, bool negative) {
 
 std::string to_decimal(std::int64_t value) {
   const bool negative = value < 0;
-  return digits(negative ? ~static_cast<std::uint64_t>(value) + 1 : static_cast<std::uint64_t>(value), negative);
+  return digits(
+      negative ? ~static_cast<std::uint64_t>(value) + 1 : static_cast<std::uint64_t>(value),
+      negative);
 }
 
-std::string to_decimal(std::uint64_t value) { return digits(value, false); }
+std::string to_decimal(std::uint64_t value) {
+  return digits(value, false);
+}
 
 std::string one_line(std::string_view text, std::size_t max_bytes) {
   std::string out;
@@ -128,7 +141,9 @@ bool is_printable_token(std::string_view text) {
 }
 
 std::string_view trim(std::string_view text) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
   return text;

@@ -15,9 +15,15 @@ std::optional<std::uint64_t> parse_u64(std::string_view text);
 std::optional<std::int64_t> parse_i64(std::string_view text);
 std::string to_decimal(std::int64_t value);
 std::string to_decimal(std::uint64_t value);
-inline std::string to_decimal(int value) { return to_decimal(static_cast<std::int64_t>(value)); }
-inline std::string to_decimal(unsigned value) { return to_decimal(static_cast<std::uint64_t>(value)); }
-inline std::string to_decimal(unsigned long long value) { return to_decimal(static_cast<std::uint64_t>(value)); }
+inline std::string to_decimal(int value) {
+  return to_decimal(static_cast<std::int64_t>(value));
+}
+inline std::string to_decimal(unsigned value) {
+  return to_decimal(static_cast<std::uint64_t>(value));
+}
+inline std::string to_decimal(unsigned long long value) {
+  return to_decimal(static_cast<std::uint64_t>(value));
+}
 
 // One-line form of an arbitrary text: control characters become spaces, runs of white
 // space fold to one, the result is cut to max_bytes (with "..." when cut).

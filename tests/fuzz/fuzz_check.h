@@ -27,19 +27,19 @@ inline void ckh_fuzz_show(const char* label, std::string_view text) {
   std::fputs("\"\n", stderr);
 }
 
-#define CKH_FUZZ_CHECK_SHOW(condition, property, label, text)                                  \
-  do {                                                                                        \
-    if (!(condition)) {                                                                       \
+#define CKH_FUZZ_CHECK_SHOW(condition, property, label, text)                                \
+  do {                                                                                       \
+    if (!(condition)) {                                                                      \
       std::fprintf(stderr, "PROPERTY VIOLATED (%s:%d): %s\n", __FILE__, __LINE__, property); \
-      ckh_fuzz_show(label, text);                                                             \
-      __builtin_trap();                                                                       \
-    }                                                                                         \
+      ckh_fuzz_show(label, text);                                                            \
+      __builtin_trap();                                                                      \
+    }                                                                                        \
   } while (0)
 
-#define CKH_FUZZ_CHECK(condition, property)                                                   \
-  do {                                                                                        \
-    if (!(condition)) {                                                                       \
+#define CKH_FUZZ_CHECK(condition, property)                                                  \
+  do {                                                                                       \
+    if (!(condition)) {                                                                      \
       std::fprintf(stderr, "PROPERTY VIOLATED (%s:%d): %s\n", __FILE__, __LINE__, property); \
-      __builtin_trap();                                                                       \
-    }                                                                                         \
+      __builtin_trap();                                                                      \
+    }                                                                                        \
   } while (0)

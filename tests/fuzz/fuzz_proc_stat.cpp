@@ -15,16 +15,17 @@
 #include <string_view>
 #include <vector>
 
-#include "tests/fuzz/fuzz_check.h"
 #include "shared/proc_stat.h"
 #include "shared/text.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 std::optional<ckh::ProcStat> reference_parse(std::string_view text) {
   const auto open = text.find('(');
   const auto close = text.rfind(')');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+    return std::nullopt;
   std::string_view rest = text.substr(close + 1);
   rest = rest.substr(0, rest.find('\n'));
   std::vector<std::string_view> fields;  // fields[0] is field 3
@@ -42,7 +43,8 @@ std::optional<ckh::ProcStat> reference_parse(std::string_view text) {
   const auto ppid = ckh::parse_i64(fields[1]);
   const auto start = ckh::parse_u64(fields[19]);
   if (!ppid || !start) return std::nullopt;
-  return ckh::ProcStat{std::string(text.substr(open + 1, close - open - 1)), static_cast<long>(*ppid), *start};
+  return ckh::ProcStat{std::string(text.substr(open + 1, close - open - 1)),
+                       static_cast<long>(*ppid), *start};
 }
 
 }  // namespace
@@ -51,7 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const std::optional<ckh::ProcStat> stat = ckh::parse_proc_stat(text);
   const std::optional<ckh::ProcStat> expected = reference_parse(text);
-  CKH_FUZZ_CHECK(stat.has_value() == expected.has_value(), "parse_proc_stat and the reference disagree on acceptance");
+  CKH_FUZZ_CHECK(stat.has_value() == expected.has_value(),
+                 "parse_proc_stat and the reference disagree on acceptance");
   if (!stat) return 0;
   CKH_FUZZ_CHECK(stat->comm == expected->comm, "comm differs from the reference");
   CKH_FUZZ_CHECK(stat->ppid == expected->ppid, "ppid differs from the reference");

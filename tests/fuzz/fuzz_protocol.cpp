@@ -18,18 +18,21 @@
 #include <string>
 #include <string_view>
 
-#include "tests/fuzz/fuzz_check.h"
 #include "shared/error.h"
 #include "shared/refresh_protocol.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 void check_line(const std::string& line) {
-  CKH_FUZZ_CHECK(!line.empty() && line.back() == '\n', "a formatted protocol line does not end in a newline");
-  CKH_FUZZ_CHECK(line.find('\n') == line.size() - 1, "a formatted protocol line holds a newline inside");
-  CKH_FUZZ_CHECK(line.size() <= ckh::kMaxProtocolLine + 1, "a formatted protocol line is longer than kMaxProtocolLine");
+  CKH_FUZZ_CHECK(!line.empty() && line.back() == '\n',
+                 "a formatted protocol line does not end in a newline");
+  CKH_FUZZ_CHECK(line.find('\n') == line.size() - 1,
+                 "a formatted protocol line holds a newline inside");
+  CKH_FUZZ_CHECK(line.size() <= ckh::kMaxProtocolLine + 1,
+                 "a formatted protocol line is longer than kMaxProtocolLine");
 }
 
 void check_request(const ckh::RefreshRequest& request) {
@@ -37,7 +40,8 @@ void check_request(const ckh::RefreshRequest& request) {
   check_line(line);
   auto again = ckh::parse_request(line);
   CKH_FUZZ_CHECK_SHOW(again, "parse_request refuses what format_request wrote", "formatted", line);
-  CKH_FUZZ_CHECK(again->reason == request.reason && again->seen_generation == request.seen_generation &&
+  CKH_FUZZ_CHECK(again->reason == request.reason &&
+                     again->seen_generation == request.seen_generation &&
                      again->need_until == request.need_until,
                  "a field changed in format_request -> parse_request");
   CKH_FUZZ_CHECK(ckh::format_request(*again) == line, "format_request output is not a fixed point");
@@ -50,9 +54,11 @@ void check_reply(const ckh::RefreshReply& reply) {
   CKH_FUZZ_CHECK_SHOW(again, "parse_reply refuses what format_reply wrote", "formatted", line);
   CKH_FUZZ_CHECK(again->ok == reply.ok, "ok/failed changed in format_reply -> parse_reply");
   if (reply.ok) {
-    CKH_FUZZ_CHECK(again->generation == reply.generation, "the generation changed in format_reply -> parse_reply");
+    CKH_FUZZ_CHECK(again->generation == reply.generation,
+                   "the generation changed in format_reply -> parse_reply");
   } else {
-    CKH_FUZZ_CHECK(again->error_class == reply.error_class, "the error class changed in format_reply -> parse_reply");
+    CKH_FUZZ_CHECK(again->error_class == reply.error_class,
+                   "the error class changed in format_reply -> parse_reply");
     CKH_FUZZ_CHECK(again->message == ckh::one_line(reply.message, ckh::kMaxStatusMessageBytes),
                    "the message did not come back as one_line(message, 300)");
   }
@@ -63,7 +69,8 @@ void text_direction(std::string_view text) {
   if (auto request = ckh::parse_request(text)) check_request(*request);
   if (auto reply = ckh::parse_reply(text)) check_reply(*reply);
   if (auto reason = ckh::parse_refresh_reason(text)) {
-    CKH_FUZZ_CHECK(std::string_view(ckh::refresh_reason_name(*reason)) == text, "refresh_reason_name does not invert parse_refresh_reason");
+    CKH_FUZZ_CHECK(std::string_view(ckh::refresh_reason_name(*reason)) == text,
+                   "refresh_reason_name does not invert parse_refresh_reason");
   }
 }
 

@@ -18,35 +18,42 @@
 #include <string>
 #include <string_view>
 
-#include "tests/fuzz/fuzz_check.h"
 #include "shared/error.h"
 #include "shared/record.h"
 #include "shared/text.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 bool same(const ckh::CredentialRecord& a, const ckh::CredentialRecord& b) {
   return a.generation == b.generation && a.backend == b.backend && a.source == b.source &&
-         a.fetched_at == b.fetched_at && a.expires_at == b.expires_at && a.credential == b.credential;
+         a.fetched_at == b.fetched_at && a.expires_at == b.expires_at &&
+         a.credential == b.credential;
 }
 
 void check_round_trip(const ckh::CredentialRecord& record) {
   const std::string text = ckh::serialize_record(record);
   auto again = ckh::parse_record(text);
-  CKH_FUZZ_CHECK_SHOW(again, "parse_record refuses what serialize_record wrote", "serialized", text);
-  CKH_FUZZ_CHECK_SHOW(same(record, *again), "a field changed in serialize_record -> parse_record", "serialized", text);
-  CKH_FUZZ_CHECK(ckh::serialize_record(*again) == text, "serialize_record output is not a fixed point");
+  CKH_FUZZ_CHECK_SHOW(again, "parse_record refuses what serialize_record wrote", "serialized",
+                      text);
+  CKH_FUZZ_CHECK_SHOW(same(record, *again), "a field changed in serialize_record -> parse_record",
+                      "serialized", text);
+  CKH_FUZZ_CHECK(ckh::serialize_record(*again) == text,
+                 "serialize_record output is not a fixed point");
 }
 
 void text_direction(std::string_view text) {
   auto record = ckh::parse_record(text);
   if (!record) {
-    CKH_FUZZ_CHECK(record.error().kind == ckh::ErrorClass::corrupt, "a refused record is not ErrorClass::corrupt");
-    CKH_FUZZ_CHECK(record.error().message.find('\n') == std::string::npos, "a refusal message spans lines");
+    CKH_FUZZ_CHECK(record.error().kind == ckh::ErrorClass::corrupt,
+                   "a refused record is not ErrorClass::corrupt");
+    CKH_FUZZ_CHECK(record.error().message.find('\n') == std::string::npos,
+                   "a refusal message spans lines");
     return;
   }
   CKH_FUZZ_CHECK(record->generation != 0, "parse_record accepted generation 0");
-  CKH_FUZZ_CHECK(ckh::validate_credential(record->credential).has_value(), "parse_record accepted an invalid credential");
+  CKH_FUZZ_CHECK(ckh::validate_credential(record->credential).has_value(),
+                 "parse_record accepted an invalid credential");
   for (const std::string* line : {&record->backend, &record->source}) {
     if (line->find('\n') != std::string::npos || line->find('\r') != std::string::npos ||
         line->find('\0') != std::string::npos) {

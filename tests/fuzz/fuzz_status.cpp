@@ -18,39 +18,47 @@
 #include <string>
 #include <string_view>
 
-#include "tests/fuzz/fuzz_check.h"
 #include "shared/error.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 bool same_except_message(const ckh::StatusRecord& a, const ckh::StatusRecord& b) {
   return a.updated_at == b.updated_at && a.last_attempt_at == b.last_attempt_at &&
-         a.last_success_at == b.last_success_at && a.consecutive_failures == b.consecutive_failures &&
-         a.error_class == b.error_class && a.backoff_until == b.backoff_until &&
-         a.last_forced_at == b.last_forced_at && a.last_generation == b.last_generation;
+         a.last_success_at == b.last_success_at &&
+         a.consecutive_failures == b.consecutive_failures && a.error_class == b.error_class &&
+         a.backoff_until == b.backoff_until && a.last_forced_at == b.last_forced_at &&
+         a.last_generation == b.last_generation;
 }
 
 void check_round_trip(const ckh::StatusRecord& status) {
   const std::string text = ckh::serialize_status(status);
   auto again = ckh::parse_status(text);
-  CKH_FUZZ_CHECK_SHOW(again, "parse_status refuses what serialize_status wrote", "serialized", text);
-  CKH_FUZZ_CHECK_SHOW(same_except_message(status, *again), "a field changed in serialize_status -> parse_status", "serialized", text);
+  CKH_FUZZ_CHECK_SHOW(again, "parse_status refuses what serialize_status wrote", "serialized",
+                      text);
+  CKH_FUZZ_CHECK_SHOW(same_except_message(status, *again),
+                      "a field changed in serialize_status -> parse_status", "serialized", text);
   CKH_FUZZ_CHECK(again->last_error == ckh::one_line(status.last_error, ckh::kMaxStatusMessageBytes),
                  "last_error did not come back as one_line(last_error, 300)");
-  CKH_FUZZ_CHECK(text.size() <= ckh::kMaxStatusBytes, "serialize_status wrote more than the reader's size cap");
-  CKH_FUZZ_CHECK(ckh::serialize_status(*again) == text, "serialize_status output is not a fixed point");
+  CKH_FUZZ_CHECK(text.size() <= ckh::kMaxStatusBytes,
+                 "serialize_status wrote more than the reader's size cap");
+  CKH_FUZZ_CHECK(ckh::serialize_status(*again) == text,
+                 "serialize_status output is not a fixed point");
 }
 
 void text_direction(std::string_view text) {
   auto status = ckh::parse_status(text);
   if (!status) {
-    CKH_FUZZ_CHECK(status.error().kind == ckh::ErrorClass::corrupt, "a refused status is not ErrorClass::corrupt");
-    CKH_FUZZ_CHECK(status.error().message.find('\n') == std::string::npos, "a refusal message spans lines");
+    CKH_FUZZ_CHECK(status.error().kind == ckh::ErrorClass::corrupt,
+                   "a refused status is not ErrorClass::corrupt");
+    CKH_FUZZ_CHECK(status.error().message.find('\n') == std::string::npos,
+                   "a refusal message spans lines");
     return;
   }
-  CKH_FUZZ_CHECK(status->last_error.find('\n') == std::string::npos, "parse_status accepted a multi-line last_error");
+  CKH_FUZZ_CHECK(status->last_error.find('\n') == std::string::npos,
+                 "parse_status accepted a multi-line last_error");
   check_round_trip(*status);
 }
 

@@ -28,7 +28,6 @@ using ckh::test::lookup_fake_env;
 using ckh::test::ScopedSetenv;
 using ckh::test::TempDir;
 
-
 bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }

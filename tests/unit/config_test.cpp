@@ -50,7 +50,6 @@ bool contains(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }
 
-
 constexpr std::string_view kExample = R"(
 [profile.default]
 backend = "static"
@@ -398,9 +397,11 @@ TEST_CASE("config: command section errors", "[config]") {
 // refresh_before_expiry is fine: a 60 s gateway token with the default 10 m.
 TEST_CASE("config: a ttl shorter than refresh_before_expiry is accepted", "[config]") {
   auto short_lived = parse(
-      "[profile.a]\nbackend = \"command\"\n[profile.a.command]\nargv = [\"/bin/true\"]\nttl = \"60s\"\n");
+      "[profile.a]\nbackend = \"command\"\n[profile.a.command]\nargv = [\"/bin/true\"]\nttl = "
+      "\"60s\"\n");
   REQUIRE(short_lived.has_value());
-  CHECK(short_lived->profiles.at("a").backend->expected_lifetime() == std::optional<std::chrono::seconds>(60s));
+  CHECK(short_lived->profiles.at("a").backend->expected_lifetime() ==
+        std::optional<std::chrono::seconds>(60s));
 }
 
 TEST_CASE("config: a short ttl works with a shorter refresh_before_expiry", "[config]") {

@@ -31,10 +31,10 @@ TEST_CASE("401 suspicion: same caller, same generation, well before the TTL") {
   CHECK(suspect_401(served, 5, 1'000'000 + 200'000, ttl));        // 200 s into a 300 s TTL
   CHECK_FALSE(suspect_401(served, 5, 1'000'000 + 290'000, ttl));  // regular end-of-TTL rerun
   CHECK_FALSE(suspect_401(served, 5, 1'000'000 + 400'000, ttl));
-  CHECK_FALSE(suspect_401(served, 6, 1'000'000 + 1'000, ttl));    // it would get a new one anyway
-  CHECK_FALSE(suspect_401(std::nullopt, 5, 1'000'000, ttl));       // first call of this process
-  CHECK_FALSE(suspect_401(served, 5, 999'000, ttl));               // clock went backwards
-  CHECK(suspect_401(CallerMemory{1, 0}, 1, 1000, 15000));          // short TTLs: 2 s slack
+  CHECK_FALSE(suspect_401(served, 6, 1'000'000 + 1'000, ttl));  // it would get a new one anyway
+  CHECK_FALSE(suspect_401(std::nullopt, 5, 1'000'000, ttl));    // first call of this process
+  CHECK_FALSE(suspect_401(served, 5, 999'000, ttl));            // clock went backwards
+  CHECK(suspect_401(CallerMemory{1, 0}, 1, 1000, 15000));       // short TTLs: 2 s slack
   CHECK_FALSE(suspect_401(CallerMemory{1, 0}, 1, 13500, 15000));
 }
 

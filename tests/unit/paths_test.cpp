@@ -7,9 +7,9 @@
 
 #include <filesystem>
 #include <memory>
-#include <vector>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "refresher/callers_gc.h"
 #include "shared/paths.h"
@@ -23,7 +23,9 @@ namespace {
 // Sets variables for one test and restores them afterwards (a variable may be set twice).
 class ScopedEnv {
  public:
-  void set(const char* name, const char* value) { saved_.emplace_back(std::make_unique<test::ScopedSetenv>(name, value)); }
+  void set(const char* name, const char* value) {
+    saved_.emplace_back(std::make_unique<test::ScopedSetenv>(name, value));
+  }
   ~ScopedEnv() {
     while (!saved_.empty()) saved_.pop_back();  // newest first: the oldest value comes back last
   }
@@ -69,7 +71,8 @@ TEST_CASE("paths: profile names are safe file-name parts") {
   CHECK(valid_profile_name(std::string(64, 'a')));
   CHECK_FALSE(valid_profile_name(""));
   CHECK_FALSE(valid_profile_name(std::string(65, 'a')));
-  for (const char* bad : {"../x", "a/b", "a b", ".", "..", "a.b", "é"}) CHECK_FALSE(valid_profile_name(bad));
+  for (const char* bad : {"../x", "a/b", "a b", ".", "..", "a.b", "é"})
+    CHECK_FALSE(valid_profile_name(bad));
   const auto p = profile_paths("/s", "work");
   CHECK(p.cred == "/s/work.cred");
   CHECK(p.secret == "/s/work.secret");
@@ -83,10 +86,13 @@ TEST_CASE("callers gc: removes files of dead or replaced processes, keeps live o
   test::TempDir dir;
   const auto self = read_proc_stat(static_cast<long>(::getpid()));
   REQUIRE(self);
-  const std::string live = "p." + to_decimal(::getpid()) + "." + to_decimal(static_cast<std::int64_t>(self->start_time));
-  const std::string reused = "p." + to_decimal(::getpid()) + "." + to_decimal(static_cast<std::int64_t>(self->start_time + 1));
+  const std::string live =
+      "p." + to_decimal(::getpid()) + "." + to_decimal(static_cast<std::int64_t>(self->start_time));
+  const std::string reused = "p." + to_decimal(::getpid()) + "." +
+                             to_decimal(static_cast<std::int64_t>(self->start_time + 1));
   const std::string dead = "p.999999999.5";
-  for (const auto& name : {live, reused, dead, std::string("garbage")}) test::write_file(dir / name, "1 2\n");
+  for (const auto& name : {live, reused, dead, std::string("garbage")})
+    test::write_file(dir / name, "1 2\n");
   CHECK(remove_dead_caller_files(dir.path()) == 3);
   CHECK(std::filesystem::exists(dir / live));
   CHECK_FALSE(std::filesystem::exists(dir / reused));

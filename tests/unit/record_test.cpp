@@ -27,7 +27,8 @@ TEST_CASE("record: serialize then parse gives the same record") {
   const std::string text = serialize_record(r);
   CHECK(text ==
         "claude-key-helper-cred v1\ngeneration: 7\nbackend: static\nsource: env ANTHROPIC_API_KEY\n"
-        "fetched_at: 1763790000\nexpires_at: 1763793600\ncredential: sk-ant-api03-abcdefghijklmnop\nend\n");
+        "fetched_at: 1763790000\nexpires_at: 1763793600\ncredential: "
+        "sk-ant-api03-abcdefghijklmnop\nend\n");
   auto parsed = parse_record(text);
   REQUIRE(parsed);
   CHECK(parsed->generation == 7);
@@ -64,7 +65,7 @@ TEST_CASE("record: malformed variants are refused as corrupt") {
     return text;
   };
   const std::vector<std::string> bad = {
-      replace("v1", "v2"),                              // unknown version
+      replace("v1", "v2"),  // unknown version
       replace("claude-key-helper-cred", "claude-key-helper-crud"),
       replace("generation: 7", "generation: -7"),
       replace("generation: 7", "generation: 0"),
@@ -74,9 +75,9 @@ TEST_CASE("record: malformed variants are refused as corrupt") {
       replace("expires_at: 1763793600", "expires_at: "),
       replace("credential: sk", "credential: s k"),
       replace("credential: sk-ant-api03-abcdefghijklmnop", "credential: "),
-      replace("backend: static\n", ""),                 // missing key
+      replace("backend: static\n", ""),                                    // missing key
       replace("backend: static\n", "backend: static\nbackend: static\n"),  // extra key
-      good + "x",                                       // bytes after end
+      good + "x",                                                          // bytes after end
       replace("\n", "\r\n"),
       replace("static", std::string("sta\0tic", 7)),
   };
@@ -157,18 +158,22 @@ TEST_CASE("protocol: requests and replies round-trip; garbage is refused") {
   REQUIRE(ok);
   CHECK(ok->ok);
   CHECK(ok->generation == 42);
-  auto failed = parse_reply(format_reply(RefreshReply{false, 0, ErrorClass::permanent, "denied\nby server"}));
+  auto failed =
+      parse_reply(format_reply(RefreshReply{false, 0, ErrorClass::permanent, "denied\nby server"}));
   REQUIRE(failed);
   CHECK_FALSE(failed->ok);
   CHECK(failed->error_class == ErrorClass::permanent);
   CHECK(failed->message == "denied by server");
 
-  for (std::string bad : std::vector<std::string>{"", "refresh", "refresh reason=soon seen=1 need_until=2", "refresh reason=due seen=x need_until=2",
-                          "refresh reason=due seen=1 need_until=2 extra=3", "refresh seen=1 reason=due need_until=2",
-                          std::string(2000, 'r')}) {
+  for (std::string bad :
+       std::vector<std::string>{"", "refresh", "refresh reason=soon seen=1 need_until=2",
+                                "refresh reason=due seen=x need_until=2",
+                                "refresh reason=due seen=1 need_until=2 extra=3",
+                                "refresh seen=1 reason=due need_until=2", std::string(2000, 'r')}) {
     CHECK_FALSE(parse_request(bad));
   }
-  for (std::string bad : {"", "ok", "ok x", "failed", "failed nonsense msg", "okay 1"}) CHECK_FALSE(parse_reply(bad));
+  for (std::string bad : {"", "ok", "ok x", "failed", "failed nonsense msg", "okay 1"})
+    CHECK_FALSE(parse_reply(bad));
 }
 
 TEST_CASE("text: redact removes the secret and any 12-byte piece of it") {

@@ -28,7 +28,8 @@ struct Fixture {
     profile.backend = backend;
   }
   RefreshOutcome run(RefreshReason reason, std::uint64_t seen = 0, std::int64_t need_until = 0) {
-    return refresh_profile(profile, paths, RefreshRequest{reason, seen, need_until}, RefreshEnvironment{clock, half});
+    return refresh_profile(profile, paths, RefreshRequest{reason, seen, need_until},
+                           RefreshEnvironment{clock, half});
   }
 };
 
@@ -91,7 +92,8 @@ TEST_CASE("refresh: failure keeps the last good credential and backs off") {
   CHECK(status.consecutive_failures == 1);
   CHECK(status.last_error == "gateway timeout");
   REQUIRE(status.backoff_until);
-  CHECK(*status.backoff_until == f.clock.unix_seconds() + 1);  // min 1 s, cap 1 s on the first failure
+  CHECK(*status.backoff_until ==
+        f.clock.unix_seconds() + 1);  // min 1 s, cap 1 s on the first failure
   // In backoff the backend is not called, and the helper is told why at once.
   auto again = f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 1000);
   CHECK(again.action == RefreshAction::backing_off);
@@ -103,9 +105,11 @@ TEST_CASE("refresh: failure keeps the last good credential and backs off") {
   auto status_before = read_status_or_default(f.paths);
   status_before.backoff_until = f.clock.unix_seconds() + 60;
   REQUIRE(write_private_file_atomic(f.paths.status, serialize_status(status_before)));
-  CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action == RefreshAction::failed);
+  CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action ==
+        RefreshAction::failed);
   CHECK(f.backend->calls == 3);
-  CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action == RefreshAction::backing_off);
+  CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action ==
+        RefreshAction::backing_off);
   CHECK(f.backend->calls == 3);
   // A forced refresh ignores the backoff.
   f.backend->script.push_back(credential("key-two"));
@@ -159,7 +163,8 @@ TEST_CASE("refresh: rotated secret state is written before the credential is pub
   next.new_secret_state = "refresh-token-3";
   f.backend->script.push_back(next);
   std::filesystem::remove(f.paths.secret);
-  std::filesystem::create_directory(f.paths.secret);  // a directory where the file belongs: rename fails
+  std::filesystem::create_directory(
+      f.paths.secret);  // a directory where the file belongs: rename fails
   auto outcome = f.run(RefreshReason::forced);
   CHECK(outcome.action == RefreshAction::failed);
   CHECK(read_record_if_any(f.paths)->credential == "access-1");
@@ -174,7 +179,8 @@ TEST_CASE("refresh: invalid credentials are refused and error text is redacted")
   CHECK_FALSE(read_record_if_any(f.paths));
   f.backend->script.push_back(credential("sk-live-CANARY-0123456789"));
   f.run(RefreshReason::forced);
-  f.backend->script.push_back(std::unexpected(Error{ErrorClass::transient, "server said sk-live-CANARY-0123456789 is bad"}));
+  f.backend->script.push_back(std::unexpected(
+      Error{ErrorClass::transient, "server said sk-live-CANARY-0123456789 is bad"}));
   auto failed = f.run(RefreshReason::forced);
   CHECK(failed.reply.message.find("CANARY") == std::string::npos);
   CHECK(read_status_or_default(f.paths).last_error.find("CANARY") == std::string::npos);
@@ -195,7 +201,7 @@ TEST_CASE("schedule: due at the interval, before expiry, or at half-life for sho
   CHECK(next_due(r, p) == 1350);
   r.expires_at = 1000 + 1300;  // 600 s before expiry
   CHECK(next_due(r, p) == 1700);
-  r.expires_at = 1000 + 60;   // lives 60 s: half-life
+  r.expires_at = 1000 + 60;  // lives 60 s: half-life
   CHECK(next_due(r, p) == 1030);
   StatusRecord s;
   s.backoff_until = 5000;

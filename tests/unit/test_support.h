@@ -75,12 +75,18 @@ class ScopedSetenv {
  public:
   ScopedSetenv(const char* name, const char* value) : name_(name) {
     if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value, 1); else ::unsetenv(name);
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
   }
   ScopedSetenv(const ScopedSetenv&) = delete;
   ScopedSetenv& operator=(const ScopedSetenv&) = delete;
   ~ScopedSetenv() {
-    if (old_) ::setenv(name_.c_str(), old_->c_str(), 1); else ::unsetenv(name_.c_str());
+    if (old_)
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    else
+      ::unsetenv(name_.c_str());
   }
 
  private:
@@ -111,7 +117,8 @@ class ScriptedBackend final : public Backend {
   std::string last_secret_state;
 };
 
-inline FetchResult credential(std::string value, std::optional<std::int64_t> expires_at = std::nullopt) {
+inline FetchResult credential(std::string value,
+                              std::optional<std::int64_t> expires_at = std::nullopt) {
   return FetchResult{std::move(value), expires_at, "scripted test", std::nullopt};
 }
 
