@@ -32,6 +32,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=install/lib.sh
+source "$here/lib.sh"
 src=$(cd "$here/.." && pwd)
 
 say() { printf 'install: %s\n' "$*"; }
@@ -197,14 +199,6 @@ have_user_systemd() {
   command -v systemctl >/dev/null 2>&1 || return 1
   systemctl --user show-environment >/dev/null 2>&1
 }
-refresher_alive() {  # refresher_alive PIDFILE: prints the pid when it names a live refresher
-  local pid exe
-  [ -f "$1" ] || return 1
-  pid=$(head -c 32 "$1" | tr -dc 0-9)
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o args= -p "$pid" 2>/dev/null || true)
-  case "$exe" in *claude-key-refresher*) printf '%s' "$pid" ;; *) return 1 ;; esac
-}
 started_with=""
 if [ "$do_start" = 1 ]; then
   if have_user_systemd; then
@@ -233,7 +227,7 @@ if [ "$do_start" = 1 ]; then
     pidfile=$state/refresher.pid
     log=$state/refresher.log
     record pidfile "$pidfile"
-    if pid=$(refresher_alive "$pidfile"); then
+    if pid=$(refresher_pid "$pidfile"); then
       if [ -r "/proc/$pid/exe" ] && [[ $(readlink "/proc/$pid/exe") == *" (deleted)" ]]; then
         say "restarting the background refresher (pid $pid): its binary was replaced"
         kill -TERM "$pid" 2>/dev/null || true
@@ -242,7 +236,7 @@ if [ "$do_start" = 1 ]; then
         say "the background refresher is already running (pid $pid)"
       fi
     fi
-    if ! refresher_alive "$pidfile" >/dev/null; then
+    if ! refresher_pid "$pidfile" >/dev/null; then
       rm -f "$pidfile"
       (umask 077 && touch "$log")
       setsid=()
@@ -258,10 +252,10 @@ if [ "$do_start" = 1 ]; then
         exec nohup "${setsid[@]}" "$refresher" run --pid-file "$pidfile" </dev/null >>"$log" 2>&1
       ) &
       for _ in $(seq 100); do
-        refresher_alive "$pidfile" >/dev/null && break
+        refresher_pid "$pidfile" >/dev/null && break
         sleep 0.1
       done
-      if pid=$(refresher_alive "$pidfile"); then
+      if pid=$(refresher_pid "$pidfile"); then
         say "no systemd user manager: started the refresher in the background (pid $pid)"
         say "  log: $log"
         cron_dir=$(mktemp -d)
@@ -277,7 +271,7 @@ if [ "$do_start" = 1 ]; then
         tail -n 5 "$log" >&2 || true
       fi
     fi
-    [ -n "$started_with" ] || { refresher_alive "$pidfile" >/dev/null && started_with=background; }
+    [ -n "$started_with" ] || { refresher_pid "$pidfile" >/dev/null && started_with=background; }
   fi
 fi
 

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=install/lib.sh
+source "$here/lib.sh"
 say() { printf 'uninstall: %s\n' "$*"; }
 warn() { printf 'uninstall: warning: %s\n' "$*" >&2; }
 die() { printf 'uninstall: error: %s\n' "$*" >&2; exit 1; }
@@ -94,14 +96,6 @@ if [ ${#units[@]} -gt 0 ] || [ ${#enabled[@]} -gt 0 ]; then
   fi
 fi
 
-refresher_pid() {  # prints the pid when PIDFILE names a live claude-key-refresher
-  local pid exe
-  [ -f "$1" ] || return 1
-  pid=$(head -c 32 "$1" | tr -dc 0-9)
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || ps -o args= -p "$pid" 2>/dev/null || true)
-  case "$exe" in *claude-key-refresher*) printf '%s' "$pid" ;; *) return 1 ;; esac
-}
 for pf in "${pidfiles[@]}"; do
   if pid=$(refresher_pid "$pf"); then
     kill -TERM "$pid" 2>/dev/null || true

@@ -80,7 +80,8 @@ std::string format_duration(std::chrono::milliseconds duration) {
   if (rest < 0) {
     const std::int64_t magnitude = rest == INT64_MIN ? INT64_MAX : -rest;
     std::string negative = "-";
-    negative += format_duration(std::chrono::milliseconds(magnitude));  // append: g++ 12 -Wrestrict false positive
+    negative += format_duration(
+        std::chrono::milliseconds(magnitude));  // append: g++ 12 -Wrestrict false positive
     return negative;
   }
   std::string text;

@@ -48,43 +48,48 @@ std::string resolve_config_path(const Common& common) {
   return path ? *path : std::string();
 }
 
-// Loads the config, printing every problem; none on failure.
-std::optional<Config> load_or_report(const std::string& path) {
+// What a command acts on: the loaded config, the profiles selected (the one named, or
+// all), and the state dir. On failure, every problem, one line each.
+struct Selection {
+  Config config;
+  std::vector<const ProfileConfig*> profiles;  // point into config.profiles (map nodes stay put)
+  std::string state_dir;
+};
+using Problems = std::vector<std::string>;
+
+std::expected<Selection, Problems> select(const Common& common) {
+  const std::string path = resolve_config_path(common);
   auto config = load_config(path);
-  if (config) return std::move(*config);
-  for (const auto& problem : config.error())
-    std::fprintf(stderr, "%s\n", problem.to_string().c_str());
-  return std::nullopt;
-}
-
-// The profiles a command acts on: the one named, or all.
-std::optional<std::vector<const ProfileConfig*>> select_profiles(const Config& config,
-                                                                 const std::string& name) {
-  std::vector<const ProfileConfig*> selected;
-  if (name.empty()) {
-    for (const auto& [_, profile] : config.profiles) selected.push_back(&profile);
-    return selected;
+  if (!config) {
+    Problems problems;
+    for (const auto& problem : config.error()) problems.push_back(problem.to_string());
+    return std::unexpected(std::move(problems));
   }
-  auto found = config.profiles.find(name);
-  if (found == config.profiles.end()) {
+  Selection selection{std::move(*config), {}, {}};
+  const auto& profiles = selection.config.profiles;
+  if (common.profile.empty()) {
+    for (const auto& [_, profile] : profiles) selection.profiles.push_back(&profile);
+  } else if (auto found = profiles.find(common.profile); found != profiles.end()) {
+    selection.profiles.push_back(&found->second);
+  } else {
     std::string known;
-    for (const auto& [n, _] : config.profiles) known += (known.empty() ? "" : ", ") + n;
-    std::fprintf(stderr,
-                 "claude-key-refresher: no profile '%s' in %s (profiles: %s); run: "
-                 "claude-key-refresher check-config\n",
-                 name.c_str(),
-                 config.path.empty() ? "the default configuration" : config.path.c_str(),
-                 known.c_str());
-    return std::nullopt;
+    for (const auto& [name, _] : profiles) known += (known.empty() ? "" : ", ") + name;
+    const std::string& from = selection.config.path;
+    return std::unexpected(Problems{"no profile '" + common.profile + "' in " +
+                                    (from.empty() ? "the default configuration" : from) +
+                                    " (profiles: " + known +
+                                    "); run: claude-key-refresher check-config"});
   }
-  selected.push_back(&found->second);
-  return selected;
+  auto dir = state_dir();
+  if (!dir) return std::unexpected(Problems{dir.error().message});
+  selection.state_dir = std::move(*dir);
+  return selection;
 }
 
-Result<std::string> state_dir_or_report() {
-  auto dir = state_dir();
-  if (!dir) std::fprintf(stderr, "claude-key-refresher: %s\n", dir.error().message.c_str());
-  return dir;
+int report_problems(const Problems& problems) {
+  for (const auto& problem : problems)
+    std::fprintf(stderr, "claude-key-refresher: %s\n", problem.c_str());
+  return kConfig;
 }
 
 int exit_for_outcome(const RefreshOutcome& outcome, std::int64_t now) {
@@ -118,35 +123,16 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
       return answer_helper(RefreshReply{false, 0, ErrorClass::usage, parsed.error().message});
     request = *parsed;
   }
-  auto config = load_config(resolve_config_path(common));
-  if (!config) {
-    if (for_helper) {
-      const auto& first = config.error().front();
-      return answer_helper(RefreshReply{false, 0, ErrorClass::config, first.to_string()});
-    }
-    for (const auto& problem : config.error())
-      std::fprintf(stderr, "%s\n", problem.to_string().c_str());
-    return kConfig;
+  auto selection = select(common);
+  if (!selection) {
+    if (for_helper)
+      return answer_helper(RefreshReply{false, 0, ErrorClass::config, selection.error().front()});
+    return report_problems(selection.error());
   }
-  auto profiles = select_profiles(*config, common.profile);
-  if (!profiles) {
-    if (for_helper) {
-      return answer_helper(
-          RefreshReply{false, 0, ErrorClass::config,
-                       "no profile '" + common.profile + "' in the refresher's configuration"});
-    }
-    return kConfig;
-  }
-  auto dir = state_dir_or_report();
-  if (!dir)
-    return for_helper
-               ? answer_helper(RefreshReply{false, 0, ErrorClass::config, dir.error().message})
-               : kConfig;
-
   RealClock clock;
   int worst = kOk;
-  for (const ProfileConfig* profile : *profiles) {
-    const ProfilePaths paths = profile_paths(*dir, profile->name);
+  for (const ProfileConfig* profile : selection->profiles) {
+    const ProfilePaths paths = profile_paths(selection->state_dir, profile->name);
     RefreshOutcome outcome =
         refresh_profile(*profile, paths, request, RefreshEnvironment{clock, random_uniform01});
     remove_dead_caller_files(paths.callers_dir);
@@ -170,15 +156,11 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
 }
 
 int command_signal(const Common& common) {
-  auto config = load_or_report(resolve_config_path(common));
-  if (!config) return kConfig;
-  auto profiles = select_profiles(*config, common.profile);
-  if (!profiles) return kConfig;
-  auto dir = state_dir_or_report();
-  if (!dir) return kConfig;
+  auto selection = select(common);
+  if (!selection) return report_problems(selection.error());
   int worst = kOk;
-  for (const ProfileConfig* profile : *profiles) {
-    const ProfilePaths paths = profile_paths(*dir, profile->name);
+  for (const ProfileConfig* profile : selection->profiles) {
+    const ProfilePaths paths = profile_paths(selection->state_dir, profile->name);
     const auto record = read_record_if_any(paths);
     RefreshRequest request{RefreshReason::forced, record ? record->generation : 0, 0};
     auto answer = exchange_with_daemon(paths.sock, format_request(request), 10 * 60 * 1000);
@@ -212,17 +194,13 @@ int command_signal(const Common& common) {
 }
 
 int command_status(const Common& common, bool json) {
-  auto config = load_or_report(resolve_config_path(common));
-  if (!config) return kConfig;
-  auto profiles = select_profiles(*config, common.profile);
-  if (!profiles) return kConfig;
-  auto dir = state_dir_or_report();
-  if (!dir) return kConfig;
+  auto selection = select(common);
+  if (!selection) return report_problems(selection.error());
   RealClock clock;
   const std::int64_t now = clock.unix_seconds();
   std::vector<ProfileReport> reports;
-  for (const ProfileConfig* profile : *profiles)
-    reports.push_back(gather_report(*profile, *dir, now));
+  for (const ProfileConfig* profile : selection->profiles)
+    reports.push_back(gather_report(*profile, selection->state_dir, now));
   const std::string text =
       json ? format_report_json(reports, now) : format_report_text(reports, now);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -230,27 +208,24 @@ int command_status(const Common& common, bool json) {
 }
 
 int command_check_config(const Common& common, bool json) {
-  const std::string path = resolve_config_path(common);
-  auto config = load_config(path);
-  if (!config) {
+  auto selection = select(common);
+  if (!selection) {
+    const std::string path = resolve_config_path(common);
     if (json) {
       std::string out = "{\"config\":" + json_string(path) + ",\"ok\":false,\"problems\":[";
-      bool first = true;
-      for (const auto& problem : config.error()) {
-        out += (first ? "" : ",") + json_string(problem.to_string());
-        first = false;
+      for (std::size_t i = 0; i < selection.error().size(); ++i) {
+        out += (i == 0 ? "" : ",") + json_string(selection.error()[i]);
       }
       out += "]}\n";
       std::fwrite(out.data(), 1, out.size(), stdout);
     }
-    for (const auto& problem : config.error())
-      std::fprintf(stderr, "%s\n", problem.to_string().c_str());
-    std::fprintf(stderr, "claude-key-refresher: %zu problem(s) in %s\n", config.error().size(),
+    report_problems(selection.error());
+    std::fprintf(stderr, "claude-key-refresher: %zu problem(s) in %s\n", selection.error().size(),
                  path.c_str());
     return kConfig;
   }
-  auto profiles = select_profiles(*config, common.profile);
-  if (!profiles) return kConfig;
+  const Config* config = &selection->config;
+  const auto* profiles = &selection->profiles;
   if (json) {
     std::string out = fmt::format("{{\"config\":{},\"ok\":true,\"defaulted\":{},\"profiles\":[",
                                   json_string(config->path), config->defaulted);
@@ -288,8 +263,12 @@ int command_check_config(const Common& common, bool json) {
 
 int command_run(const Common& common, const std::string& pid_file) {
   const std::string path = resolve_config_path(common);
-  auto config = load_or_report(path);
-  if (!config) return kConfig;
+  auto config = load_config(path);
+  if (!config) {
+    for (const auto& problem : config.error())
+      std::fprintf(stderr, "%s\n", problem.to_string().c_str());
+    return kConfig;
+  }
   DaemonOptions options{path, {}, pid_file};
   if (!common.profile.empty()) options.only_profiles.push_back(common.profile);
   return run_daemon(std::move(*config), options);
