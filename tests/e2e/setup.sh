@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Installs the REAL Claude Code client pinned in tests/e2e/package.json + package-lock.json
+# (`npm ci`, so exactly the locked version and integrity hashes) into
+# $CKH_BUILD_DIR/e2e-cache, and prints the absolute path of the `claude` binary on stdout
+# (the only line on stdout; npm's chatter goes to stderr).
+#
+# An install that already holds the pinned version (same package-lock.json) is reused
+# without touching the network. If npm or the registry is unavailable it prints
+# "skipped: <reason>" and exits 77 (ctest's SKIP_RETURN_CODE).
+#
+# The package declares node >= 22 but its real client is a native binary in the optional
+# dependency @anthropic-ai/claude-code-linux-x64 that does not need node at all, so the
+# engine check is switched off (--engine-strict=false; npm only warns).
+set -euo pipefail
+
+src=${CKH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${CKH_BUILD_DIR:-$src/build}
+e2e="$src/tests/e2e"
+cache="$build/e2e-cache"
+pinned=$(sed -n 's/.*"@anthropic-ai\/claude-code": *"\([^"]*\)".*/\1/p' "$e2e/package.json" | head -n1)
+[[ -n $pinned ]] || { echo "FAIL: no pinned @anthropic-ai/claude-code version in $e2e/package.json"; exit 1; }
+
+# The binary the package links as `claude` (bin/claude.exe, replaced by the native binary at
+# postinstall); fall back to the platform package's binary.
+find_claude() {
+  local c
+  for c in "$cache/node_modules/@anthropic-ai/claude-code/bin/claude.exe" \
+           "$cache/node_modules/@anthropic-ai/claude-code-linux-x64/claude" \
+           "$cache/node_modules/.bin/claude"; do
+    if [[ -x $c && -s $c ]]; then
+      # The placeholder shipped before postinstall is a tiny script; the real one is large.
+      if (( $(stat -L -c %s "$c") > 1000000 )); then readlink -f "$c"; return 0; fi
+    fi
+  done
+  return 1
+}
+
+installed_version() {
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+    "$cache/node_modules/@anthropic-ai/claude-code/package.json" 2>/dev/null | head -n1
+}
+
+if [[ $(installed_version) == "$pinned" ]] && cmp -s "$e2e/package-lock.json" "$cache/package-lock.json" \
+   && claude=$(find_claude); then
+  echo "$claude"
+  exit 0
+fi
+
+command -v npm >/dev/null || { echo "skipped: npm is not installed"; exit 77; }
+registry=$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
+npm_flags=(--engine-strict=false --no-audit --no-fund --fetch-retries=1 --fetch-timeout=30000)
+
+fresh_cache() {
+  rm -rf "$cache"
+  mkdir -p "$cache"
+  cp "$e2e/package.json" "$e2e/package-lock.json" "$cache/"
+}
+
+start=$(date +%s)
+# Reachability first, bounded (`npm ping` is never answered from npm's cache, unlike
+# `npm view`), so that an offline machine decides quickly.
+if ! timeout 30 npm ping --fetch-retries=0 --fetch-timeout=15000 >/dev/null 2>&1; then
+  # Offline: npm's own cache may still hold the pinned tarballs (integrity-checked).
+  fresh_cache
+  if (cd "$cache" && timeout 300 npm ci --offline "${npm_flags[@]}" >&2 2>/dev/null); then
+    echo "setup: registry $registry unreachable; installed from npm's cache" >&2
+  else
+    rm -rf "$cache"
+    echo "skipped: npm registry $registry unreachable (npm ping failed) and @anthropic-ai/claude-code@$pinned is not in npm's cache"
+    exit 77
+  fi
+else
+  fresh_cache
+  rc=0
+  (cd "$cache" && timeout 900 npm ci "${npm_flags[@]}" >&2) || rc=$?
+  if (( rc != 0 )); then
+    rm -rf "$cache"
+    # A network failure half-way is still "registry unreachable"; anything else is a failure.
+    if ! timeout 30 npm ping --fetch-retries=0 --fetch-timeout=15000 >/dev/null 2>&1; then
+      echo "skipped: npm registry $registry became unreachable during npm ci"
+      exit 77
+    fi
+    echo "FAIL: npm ci of @anthropic-ai/claude-code@$pinned exited $rc"
+    exit 1
+  fi
+fi
+echo "setup: npm ci took $(( $(date +%s) - start )) s" >&2
+
+[[ $(installed_version) == "$pinned" ]] || { echo "FAIL: installed $(installed_version), pinned $pinned"; exit 1; }
+claude=$(find_claude) || {
+  echo "skipped: no native claude binary for this platform in @anthropic-ai/claude-code@$pinned"
+  exit 77
+}
+echo "$claude"
