@@ -10,19 +10,13 @@
 
 #include "shared/line_io.h"
 #include "shared/text.h"
+#include "shared/unique_fd.h"
 
 extern char** environ;
 
 namespace ckh {
 
 namespace {
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequest& request,
                               std::int64_t deadline_ms) {
@@ -32,7 +26,7 @@ Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequ
   }
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail(ErrorClass::io, "pipe failed");
-  Fd read_end{pipe_fds[0]};
+  UniqueFd read_end{pipe_fds[0]};
   const std::string request_line = [&] {
     std::string line = format_request(request);
     line.pop_back();  // the argument carries no newline
@@ -63,7 +57,7 @@ Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequ
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
-  auto line = read_line_until(read_end.fd, deadline_ms);
+  auto line = read_line_until(read_end.get(), deadline_ms);
   if (!line) line = fail(line.error().kind, "claude-key-refresher once: " + line.error().message);
   if (line) {
     int status = 0;
@@ -90,11 +84,11 @@ bool is_executable(const std::string& path) {
 Result<RefreshReply> ask_refresher(const RefresherAddress& address, const RefreshRequest& request,
                                    std::int64_t deadline_ms) {
   if (auto connected = connect_unix(address.socket_path)) {
-    Fd socket_fd{*connected};
-    if (!send_all(socket_fd.fd, format_request(request))) {
+    UniqueFd socket_fd{*connected};
+    if (!send_all(socket_fd.get(), format_request(request))) {
       return fail(ErrorClass::transient, "the refresher daemon closed the connection");
     }
-    auto line = read_line_until(socket_fd.fd, deadline_ms);
+    auto line = read_line_until(socket_fd.get(), deadline_ms);
     if (!line) return fail(line.error().kind, "the refresher daemon: " + line.error().message);
     return parse_reply(*line);
   }

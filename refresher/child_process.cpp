@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "shared/text.h"
+#include "shared/unique_fd.h"
 
 extern char** environ;
 
@@ -31,29 +32,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kDrainAfterExit{250};
 // How often the loop looks whether the child has exited while its pipes stay open.
 constexpr std::chrono::milliseconds kExitPollInterval{20};
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 struct Pipe {
   UniqueFd read;

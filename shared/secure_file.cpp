@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "shared/text.h"
+#include "shared/unique_fd.h"
 
 namespace ckh {
 
@@ -15,14 +16,6 @@ namespace {
 std::string os_reason(int error) {
   return std::string(std::strerror(error));
 }
-
-// Closes on scope exit; keeps every early return from leaking a descriptor.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 Result<void> check_private(const struct stat& st, const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
@@ -62,8 +55,8 @@ std::string parent_dir(const std::string& path) {
 
 Result<std::string> read_private_file(const std::string& path, std::size_t max_bytes) {
   // O_NONBLOCK: a FIFO planted in place of the file must not hang the reader.
-  Fd file{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
-  if (file.fd < 0) {
+  UniqueFd file{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
+  if (file.get() < 0) {
     const int error = errno;
     if (error == ENOENT) return fail(ErrorClass::not_found, path + " does not exist");
     if (error == ELOOP) return fail(ErrorClass::unsafe, path + " is a symbolic link");
@@ -71,7 +64,7 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
     return fail(ErrorClass::io, "cannot open " + path + ": " + os_reason(error));
   }
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0)
+  if (::fstat(file.get(), &st) != 0)
     return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
   if (auto safe = check_private(st, path); !safe) return std::unexpected(safe.error());
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
@@ -85,7 +78,7 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
       if (content.size() > max_bytes) break;
       content.resize(content.size() * 2 > max_bytes + 1 ? max_bytes + 1 : content.size() * 2);
     }
-    const ssize_t got = ::read(file.fd, content.data() + used, content.size() - used);
+    const ssize_t got = ::read(file.get(), content.data() + used, content.size() - used);
     if (got < 0) {
       if (errno == EINTR) continue;
       return fail(ErrorClass::io, "cannot read " + path + ": " + os_reason(errno));
@@ -108,30 +101,30 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
   static unsigned counter = 0;
   const std::string temp = path + ".tmp." + to_decimal(::getpid()) + "." +
                            to_decimal(__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-  Fd file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
-  if (file.fd < 0) return fail(ErrorClass::io, "cannot create " + temp + ": " + os_reason(errno));
+  UniqueFd file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
+  if (file.get() < 0)
+    return fail(ErrorClass::io, "cannot create " + temp + ": " + os_reason(errno));
   // The mode argument is filtered by the umask; 0600 must hold whatever the umask is.
-  if (::fchmod(file.fd, 0600) != 0 || !write_all(file.fd, content) ||
-      (durable && ::fsync(file.fd) != 0)) {
+  if (::fchmod(file.get(), 0600) != 0 || !write_all(file.get(), content) ||
+      (durable && ::fsync(file.get()) != 0)) {
     const int error = errno;
     ::unlink(temp.c_str());
     return fail(ErrorClass::io, "cannot write " + temp + ": " + os_reason(error));
   }
-  if (::close(file.fd) != 0) {
+  // Closed by hand: a failing close can mean lost data, so its result counts.
+  if (::close(file.release()) != 0) {
     const int error = errno;
-    file.fd = -1;
     ::unlink(temp.c_str());
     return fail(ErrorClass::io, "cannot write " + temp + ": " + os_reason(error));
   }
-  file.fd = -1;
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const int error = errno;
     ::unlink(temp.c_str());
     return fail(ErrorClass::io, "cannot rename " + temp + " to " + path + ": " + os_reason(error));
   }
   if (!durable) return {};
-  Fd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (directory.fd < 0 || ::fsync(directory.fd) != 0) {
+  UniqueFd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (directory.get() < 0 || ::fsync(directory.get()) != 0) {
     return fail(ErrorClass::io, "cannot fsync " + dir + ": " + os_reason(errno));
   }
   return {};
