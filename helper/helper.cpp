@@ -9,7 +9,6 @@
 #include "shared/line_io.h"
 #include "shared/paths.h"
 #include "shared/record.h"
-#include "shared/secure_file.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
 
@@ -53,14 +52,8 @@ struct Loaded {
 };
 
 Loaded load_record(const std::string& path) {
-  auto text = read_private_file(path, kMaxRecordBytes);
-  if (!text) {
-    if (text.error().kind == ErrorClass::not_found) return {};
-    return Loaded{std::nullopt, text.error()};
-  }
-  auto record = parse_record(*text);
-  if (!record)
-    return Loaded{std::nullopt, Error{record.error().kind, path + " " + record.error().message}};
+  auto record = read_record_file(path);
+  if (!record) return Loaded{std::nullopt, record.error()};
   return Loaded{std::move(*record), std::nullopt};
 }
 
@@ -70,9 +63,8 @@ std::string refresh_failure_reason(const Result<RefreshReply>& reply,
                                    const std::string& status_path) {
   if (reply && !reply->ok && !reply->message.empty()) return reply->message;
   if (!reply && reply.error().kind != ErrorClass::transient) return reply.error().message;
-  if (auto text = read_private_file(status_path, kMaxStatusBytes)) {
-    if (auto status = parse_status(*text); status && !status->last_error.empty())
-      return status->last_error;
+  if (auto status = read_status_or_default(status_path); !status.last_error.empty()) {
+    return status.last_error;
   }
   return reply ? std::string("the refresher could not refresh it") : reply.error().message;
 }

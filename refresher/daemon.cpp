@@ -175,7 +175,7 @@ class ProfileWorker {
     std::int64_t earliest_timer_attempt = 0;
     while (!stopping_.load()) {
       const auto record = read_record_if_any(paths_);
-      const auto status = read_status_or_default(paths_);
+      const auto status = read_status_or_default(paths_.status);
       const std::int64_t now = clock_.unix_seconds();
       // At least a second between timer attempts, even if P.status cannot be written.
       const std::int64_t at =

@@ -60,18 +60,8 @@ double random_uniform01() {
 }
 
 std::optional<CredentialRecord> read_record_if_any(const ProfilePaths& paths) {
-  auto text = read_private_file(paths.cred, kMaxRecordBytes);
-  if (!text) return std::nullopt;
-  auto record = parse_record(*text);
-  if (!record) return std::nullopt;
-  return std::move(*record);
-}
-
-StatusRecord read_status_or_default(const ProfilePaths& paths) {
-  auto text = read_private_file(paths.status, kMaxStatusBytes);
-  if (!text) return {};
-  auto status = parse_status(*text);
-  return status ? *status : StatusRecord{};
+  auto record = read_record_file(paths.cred);
+  return record ? std::move(*record) : std::nullopt;
 }
 
 RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths& paths,
@@ -89,19 +79,10 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   }
 
   // Re-read under the lock: another process may have refreshed while we waited.
-  auto cred_text = read_private_file(paths.cred, kMaxRecordBytes);
-  std::optional<CredentialRecord> record;
-  if (cred_text) {
-    if (auto parsed = parse_record(*cred_text)) {
-      record = std::move(*parsed);
-    } else {
-      log_line(LogLevel::warning, profile.name,
-               paths.cred + " " + parsed.error().message + "; replacing it");
-    }
-  } else if (cred_text.error().kind != ErrorClass::not_found) {
-    log_line(LogLevel::warning, profile.name, cred_text.error().message + "; replacing it");
-  }
-  StatusRecord status = read_status_or_default(paths);
+  auto read = read_record_file(paths.cred);
+  if (!read) log_line(LogLevel::warning, profile.name, read.error().message + "; replacing it");
+  std::optional<CredentialRecord> record = read ? std::move(*read) : std::nullopt;
+  StatusRecord status = read_status_or_default(paths.status);
   outcome.record = record;
   outcome.status = status;
   const std::int64_t now = environment.clock.unix_seconds();

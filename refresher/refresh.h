@@ -50,9 +50,8 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
                                const RefreshRequest& request,
                                const RefreshEnvironment& environment);
 
-// Reads P.cred and P.status without locking (status, scheduling). A missing, unsafe or
-// corrupt file reads as none / a default status.
+// Reads P.cred without locking (status, scheduling). A missing, unsafe or corrupt file
+// reads as none. P.status: read_status_or_default in shared/status_record.h.
 std::optional<CredentialRecord> read_record_if_any(const ProfilePaths& paths);
-StatusRecord read_status_or_default(const ProfilePaths& paths);
 
 }  // namespace ckh

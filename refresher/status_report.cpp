@@ -8,7 +8,6 @@
 #include "refresher/schedule.h"
 #include "refresher/socket_client.h"
 #include "shared/paths.h"
-#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -80,16 +79,12 @@ ProfileReport gather_report(const ProfileConfig& profile, const std::string& sta
   ProfileReport report;
   report.name = profile.name;
   report.backend = profile.backend ? profile.backend->name() : profile.backend_name;
-  if (auto text = read_private_file(paths.cred, kMaxRecordBytes)) {
-    if (auto record = parse_record(*text)) {
-      report.record = std::move(*record);
-    } else {
-      report.record_problem = paths.cred + " " + record.error().message;
-    }
-  } else if (text.error().kind != ErrorClass::not_found) {
-    report.record_problem = text.error().message;
+  if (auto record = read_record_file(paths.cred)) {
+    report.record = std::move(*record);
+  } else {
+    report.record_problem = record.error().message;
   }
-  report.status = read_status_or_default(paths);
+  report.status = read_status_or_default(paths.status);
   report.next_attempt = next_attempt(report.record, report.status, profile, now);
   report.daemon_pid = daemon_pid(paths.sock);
   return report;

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "shared/kv_lines.h"
+#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -50,6 +51,17 @@ Result<CredentialRecord> parse_record(std::string_view text) {
   }
   record.credential = std::string(l[5].value);
   return record;
+}
+
+Result<std::optional<CredentialRecord>> read_record_file(const std::string& path) {
+  auto text = read_private_file(path, kMaxRecordBytes);
+  if (!text) {
+    if (text.error().kind == ErrorClass::not_found) return std::optional<CredentialRecord>{};
+    return std::unexpected(text.error());
+  }
+  auto record = parse_record(*text);
+  if (!record) return fail(record.error().kind, path + " " + record.error().message);
+  return std::optional<CredentialRecord>{std::move(*record)};
 }
 
 std::string serialize_record(const CredentialRecord& record) {

@@ -43,6 +43,10 @@ Result<void> validate_credential(std::string_view credential);
 
 Result<CredentialRecord> parse_record(std::string_view text);
 
+// Reads and parses P.cred safely (secure_file.h): none when the file does not exist, else
+// the record, else why not (unsafe, corrupt, io), the message naming the path.
+Result<std::optional<CredentialRecord>> read_record_file(const std::string& path);
+
 // Precondition: validate_credential(record.credential) and one-line backend/source.
 std::string serialize_record(const CredentialRecord& record);
 

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "shared/kv_lines.h"
+#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -55,6 +56,13 @@ Result<StatusRecord> parse_status(std::string_view text) {
   }
   status.last_error = std::string(l[5].value);
   return status;
+}
+
+StatusRecord read_status_or_default(const std::string& path) {
+  auto text = read_private_file(path, kMaxStatusBytes);
+  if (!text) return {};
+  auto status = parse_status(*text);
+  return status ? *status : StatusRecord{};
 }
 
 std::string serialize_status(const StatusRecord& status) {

@@ -43,6 +43,10 @@ struct StatusRecord {
 };
 
 Result<StatusRecord> parse_status(std::string_view text);
+
+// P.status read safely (secure_file.h); a missing, unsafe or corrupt file reads as the
+// default status (it only explains and schedules, it never decides what is served).
+StatusRecord read_status_or_default(const std::string& path);
 std::string serialize_status(const StatusRecord& status);
 
 std::optional<ErrorClass> error_class_from_name(std::string_view name);

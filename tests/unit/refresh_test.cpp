@@ -47,7 +47,7 @@ TEST_CASE("refresh: first refresh publishes generation 1 with its expiry") {
   CHECK(record->credential == "key-one");
   CHECK(record->backend == "scripted");
   CHECK(record->expires_at == f.clock.unix_seconds() + 3600);
-  CHECK(read_status_or_default(f.paths).last_success_at == f.clock.unix_seconds());
+  CHECK(read_status_or_default(f.paths.status).last_success_at == f.clock.unix_seconds());
 }
 
 TEST_CASE("refresh: not due means no backend call; due after refresh_interval") {
@@ -88,7 +88,7 @@ TEST_CASE("refresh: failure keeps the last good credential and backs off") {
   CHECK_FALSE(outcome.reply.ok);
   CHECK(outcome.reply.error_class == ErrorClass::transient);
   CHECK(read_record_if_any(f.paths)->credential == "key-one");
-  const auto status = read_status_or_default(f.paths);
+  const auto status = read_status_or_default(f.paths.status);
   CHECK(status.consecutive_failures == 1);
   CHECK(status.last_error == "gateway timeout");
   REQUIRE(status.backoff_until);
@@ -102,7 +102,7 @@ TEST_CASE("refresh: failure keeps the last good credential and backs off") {
   // Once nothing valid is left, one attempt per backoff_min goes through despite the backoff.
   f.backend->script.push_back(std::unexpected(Error{ErrorClass::transient, "still down"}));
   f.clock.advance(100s);  // key-one expired; backoff_until is 1 s after the failure anyway
-  auto status_before = read_status_or_default(f.paths);
+  auto status_before = read_status_or_default(f.paths.status);
   status_before.backoff_until = f.clock.unix_seconds() + 60;
   REQUIRE(write_private_file_atomic(f.paths.status, serialize_status(status_before)));
   CHECK(f.run(RefreshReason::expiring, 1, f.clock.unix_seconds() + 300).action ==
@@ -114,7 +114,7 @@ TEST_CASE("refresh: failure keeps the last good credential and backs off") {
   // A forced refresh ignores the backoff.
   f.backend->script.push_back(credential("key-two"));
   CHECK(f.run(RefreshReason::forced).action == RefreshAction::refreshed);
-  CHECK(read_status_or_default(f.paths).consecutive_failures == 0);
+  CHECK(read_status_or_default(f.paths.status).consecutive_failures == 0);
 }
 
 TEST_CASE("refresh: suspected 401 is skipped when someone already rotated, and rate-limited") {
@@ -183,7 +183,7 @@ TEST_CASE("refresh: invalid credentials are refused and error text is redacted")
       Error{ErrorClass::transient, "server said sk-live-CANARY-0123456789 is bad"}));
   auto failed = f.run(RefreshReason::forced);
   CHECK(failed.reply.message.find("CANARY") == std::string::npos);
-  CHECK(read_status_or_default(f.paths).last_error.find("CANARY") == std::string::npos);
+  CHECK(read_status_or_default(f.paths.status).last_error.find("CANARY") == std::string::npos);
 }
 
 TEST_CASE("schedule: due at the interval, before expiry, or at half-life for short credentials") {
