@@ -11,8 +11,13 @@ packages=(
   libtomlplusplus-dev libcli11-dev
   # tests
   catch2 clang-16 libclang-rt-16-dev clang-format git valgrind hyperfine python3 openssl
-  util-linux procps systemd
+  util-linux procps systemd iproute2
+  # end-to-end tests: node runs the mock API and npm installs the pinned Claude Code client
+  nodejs
 )
+# Debian's npm only when there is no npm at all: a Node.js from elsewhere (NodeSource's
+# nodejs package) brings its own npm, which Debian's npm package would conflict with.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,61 +14,27 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-: "${CKH_HELPER:?CKH_HELPER must name claude-key-helper (set by ctest)}"
-: "${CKH_REFRESHER:?CKH_REFRESHER must name claude-key-refresher (set by ctest)}"
+source "$here/lib.sh"
 RUNS=${CKH_E2E_RUNS:-2}
 TOOL_TURNS=${CKH_E2E_TOOL_TURNS:-2}
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ckh-e2e-cold-XXXXXX")
-chmod 700 "$tmp"
-cleanup() { if [[ ${CKH_KEEP_TMP:-} == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi; }
-trap cleanup EXIT
-
-unset ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN CLAUDE_CODE_API_KEY_HELPER_TTL_MS CLAUDE_KEY_HELPER_PROFILE \
-  CLAUDE_KEY_HELPER_WAIT_MS CLAUDE_KEY_HELPER_MARGIN_MS CLAUDE_CODE_ENTRYPOINT ANTHROPIC_BASE_URL || true
-export XDG_CONFIG_HOME="$tmp/xdg-config" XDG_STATE_HOME="$tmp/xdg-state"
-export CLAUDE_KEY_HELPER_STATE_DIR="$tmp/state" CLAUDE_KEY_HELPER_CONFIG="$tmp/config.toml"
-export CLAUDE_KEY_REFRESHER="$CKH_REFRESHER"
-
+e2e_begin cold
+tmp=$E2E_ROOT
+e2e_profile "$tmp"
 fail() { echo "FAIL: $*"; exit 1; }
 
-# A fake key, unique per run (never a real secret).
-key="sk-ant-e2e-cold-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-printf '%s\n' "$key" >"$tmp/key.txt"
-chmod 600 "$tmp/key.txt"
-cat >"$tmp/fetch.sh" <<EOF
-#!/bin/bash
-echo call >>'$tmp/backend-calls'
-cat '$tmp/key.txt'
-EOF
-chmod 700 "$tmp/fetch.sh"
-cat >"$CLAUDE_KEY_HELPER_CONFIG" <<EOF
-[profile.default]
-backend = "command"
-[profile.default.command]
-argv = ["$tmp/fetch.sh"]
-timeout = "5s"
-EOF
+# A rotating backend (fake keys, never a real secret); `once` publishes its first key.
+prefix="sk-ant-e2e-cold-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+e2e_backend "$tmp" "$prefix"
+key="$prefix-1"
 "$CKH_REFRESHER" once --profile default --quiet || fail "claude-key-refresher once exited $?"
-[[ $(wc -l <"$tmp/backend-calls") -eq 1 ]] || fail "once: expected 1 backend call"
+[[ $(e2e_backend_runs "$tmp") -eq 1 ]] || fail "once: expected 1 backend call"
 
 printf '{"tool_turns": %d, "reply_text": "cold start reply from the mock"}\n' "$TOOL_TURNS" >"$tmp/mock-config.json"
-rc=0
-"$here/run_claude.sh" --dir "$tmp" --runs "$RUNS" --prompt "say hi" --mock-config "$tmp/mock-config.json" || rc=$?
-(( rc == 0 )) || exit "$rc"
+e2e_claude "$tmp" --runs "$RUNS" --prompt "say hi"
 
 # --- assertions -------------------------------------------------------------------------
-# The mock log, one request per line: [start_ms, path, status, x-api-key, authorization].
-read_log() {
-  node -e '
-    const fs = require("fs");
-    for (const l of fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
-      const e = JSON.parse(l);
-      console.log([Math.round(e.ts_ms), e.method, e.path, e.status, e.x_api_key ?? "-",
-                   e.authorization ?? "-", e.answer ?? "-", e.tool_result ?? "-"].join("\t"));
-    }' "$1"
-}
-read_log "$tmp/mock.log" >"$tmp/requests.tsv"
+e2e_requests "$tmp"
 
 helper_runs_total=$(wc -l <"$tmp/helper-runs.log")
 msg_requests=$(awk -F'\t' '$3 == "/v1/messages"' "$tmp/requests.tsv" | wc -l)
@@ -109,7 +75,7 @@ echo "ok: every /v1 request carried the published key; no 401"
 tool_ok=$(awk -F'\t' '$8 == "ok"' "$tmp/requests.tsv" | wc -l)
 (( tool_ok >= TOOL_TURNS )) || echo "note: only $tool_ok tool_result(s) reported ok (the tool turns still made requests)"
 
-(( $(wc -l <"$tmp/backend-calls") == 1 )) || fail "the backend ran $(wc -l <"$tmp/backend-calls") times; expected once (the helper must serve the cache)"
+(( $(e2e_backend_runs "$tmp") == 1 )) || fail "the backend ran $(e2e_backend_runs "$tmp") times; expected once (the helper must serve the cache)"
 echo "ok: the backend ran once (for once); the helper served the cache"
 others=$(awk -F'\t' '$3 != "/v1/messages"' "$tmp/requests.tsv" | cut -f2,3,4 | sort | uniq -c | tr '\n' ';')
 [[ -z $others ]] || echo "note: other endpoints hit: $others"

@@ -16,7 +16,8 @@
 //   anything else                   404 with the API's error body shape
 //
 // Every request is logged to --log as one JSON line: ts_ms (epoch milliseconds, float),
-// method, path, x_api_key, authorization, status, and for /v1/messages stream, model,
+// method, path, x_api_key, authorization, session (x-claude-code-session-id: one per
+// `claude -p` process), retry_count (x-stainless-retry-count), status, and for /v1/messages stream, model,
 // tools (count), assistant_turns, answer ("text" | "tool_use:<name>"), tool_result ("ok" |
 // "error": what the client reported for the previous tool_use), plus
 // "rejected": true / "expired_key_used": true when the key was refused. The keys in these
@@ -31,7 +32,11 @@
 //     "tool_turns": 2,                     // the first N assistant turns of a conversation
 //                                          // (a request offering tools) answer with a
 //                                          // tool_use of a read-only tool, then text
-//     "reply_text": "..."                  // the final text answer
+//     "reply_text": "...",                 // the final text answer
+//     "turn_delay_ms": 9000                // answer /v1/messages this long after the
+//                                          // request arrived (authentication is checked
+//                                          // on arrival, as the real API does); stretches
+//                                          // a conversation over a credential's lifetime
 //   }
 'use strict';
 const http = require('http');
@@ -187,6 +192,10 @@ const server = http.createServer((req, res) => {
       x_api_key: req.headers['x-api-key'] ?? null,
       authorization: req.headers['authorization'] ?? null,
     };
+    // Which claude process (one session id per `claude -p`) and which attempt it was.
+    if (req.headers['x-claude-code-session-id']) entry.session = req.headers['x-claude-code-session-id'];
+    if (req.headers['x-stainless-retry-count']) entry.retry_count = Number(req.headers['x-stainless-retry-count']);
+    if (process.env.CKH_MOCK_LOG_HEADERS === '1') entry.headers = Object.keys(req.headers);
     try {
       if ((req.method === 'HEAD' || req.method === 'GET') && path === '/') {
         entry.status = 200;
@@ -229,7 +238,9 @@ const server = http.createServer((req, res) => {
         sendJson(res, 200, {input_tokens: 42});
         return;
       }
-      answerMessages(req, res, body, entry, cfg);
+      const delay = Number(cfg.turn_delay_ms || 0);
+      if (delay > 0) setTimeout(() => answerMessages(req, res, body, entry, cfg), delay);
+      else answerMessages(req, res, body, entry, cfg);
     } catch (e) {
       entry.status = 500;
       entry.error = String(e && e.message);

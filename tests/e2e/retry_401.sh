@@ -17,82 +17,31 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-: "${CKH_HELPER:?CKH_HELPER must name claude-key-helper (set by ctest)}"
-: "${CKH_REFRESHER:?CKH_REFRESHER must name claude-key-refresher (set by ctest)}"
+source "$here/lib.sh"
 MODES=${CKH_E2E_401_MODES:-oneshot daemon}
 
-root=$(mktemp -d "${TMPDIR:-/tmp}/ckh-e2e-401-XXXXXX")
-chmod 700 "$root"
-daemon_pid=
-cleanup() {
-  if [[ -n $daemon_pid ]]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
-  if [[ ${CKH_KEEP_TMP:-} == 1 ]]; then echo "kept $root"; else rm -rf "$root"; fi
-}
-trap cleanup EXIT
-unset ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN CLAUDE_CODE_API_KEY_HELPER_TTL_MS CLAUDE_KEY_HELPER_PROFILE \
-  CLAUDE_KEY_HELPER_WAIT_MS CLAUDE_KEY_HELPER_MARGIN_MS CLAUDE_CODE_ENTRYPOINT ANTHROPIC_BASE_URL || true
-
+e2e_begin 401
 fail() { echo "FAIL[$mode]: $*"; exit 1; }
 
 for mode in $MODES; do
-  tmp="$root/$mode"
-  mkdir -m 700 "$tmp"
-  export XDG_CONFIG_HOME="$tmp/xdg-config" XDG_STATE_HOME="$tmp/xdg-state"
-  export CLAUDE_KEY_HELPER_STATE_DIR="$tmp/state" CLAUDE_KEY_HELPER_CONFIG="$tmp/config.toml"
-  export CLAUDE_KEY_REFRESHER="$CKH_REFRESHER"
-
+  tmp="$E2E_ROOT/$mode"
+  e2e_profile "$tmp"
   # Rotating fake keys: <prefix>-1, <prefix>-2, ...
   prefix="sk-ant-e2e-rot-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-  echo 0 >"$tmp/counter"
-  cat >"$tmp/fetch.sh" <<EOF
-#!/bin/bash
-n=\$(( \$(cat '$tmp/counter') + 1 ))
-echo "\$n" >'$tmp/counter'
-echo "\$(date +%s%3N) call \$n" >>'$tmp/backend-calls'
-echo "$prefix-\$n"
-EOF
-  chmod 700 "$tmp/fetch.sh"
-  cat >"$CLAUDE_KEY_HELPER_CONFIG" <<EOF
-[profile.default]
-backend = "command"
-[profile.default.command]
-argv = ["$tmp/fetch.sh"]
-timeout = "5s"
-EOF
+  e2e_backend "$tmp" "$prefix"
   "$CKH_REFRESHER" once --profile default --quiet || fail "claude-key-refresher once exited $?"
   rejected="$prefix-1" next="$prefix-2"
-
-  if [[ $mode == daemon ]]; then
-    "$CKH_REFRESHER" run --profile default --pid-file "$tmp/daemon.pid" 2>"$tmp/daemon.log" &
-    daemon_pid=$!
-    for _ in $(seq 100); do [[ -S $tmp/state/default.sock ]] && break; sleep 0.05; done
-    [[ -S $tmp/state/default.sock ]] || fail "the daemon did not start: $(head -c 400 "$tmp/daemon.log")"
-  fi
+  [[ $mode == daemon ]] && e2e_start_daemon "$tmp"
 
   printf '{"reject_keys": ["%s"], "tool_turns": 1, "reply_text": "401 recovery reply from the mock"}\n' \
     "$rejected" >"$tmp/mock-config.json"
-  rc=0
-  "$here/run_claude.sh" --dir "$tmp" --runs 1 --prompt "say hi" --mock-config "$tmp/mock-config.json" || rc=$?
-  (( rc == 0 )) || exit "$rc"
-
-  if [[ -n $daemon_pid ]]; then
-    kill "$daemon_pid" 2>/dev/null || true
-    wait "$daemon_pid" 2>/dev/null || true
-    daemon_pid=
-  fi
-
-  node -e '
-    const fs = require("fs");
-    for (const l of fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
-      const e = JSON.parse(l);
-      console.log([e.ts_ms.toFixed(1), e.method, e.path, e.status, e.x_api_key ?? "-",
-                   e.authorization ?? "-", e.answer ?? "-"].join("\t"));
-    }' "$tmp/mock.log" >"$tmp/requests.tsv"
+  e2e_claude "$tmp" --runs 1 --prompt "say hi"
+  e2e_collect "$tmp"
 
   run_rc=$(cat "$tmp/run-1.rc")
   out=$(cat "$tmp/run-1.out")
   helper_runs=$(wc -l <"$tmp/helper-runs.log")
-  backend_calls=$(wc -l <"$tmp/backend-calls")
+  backend_calls=$(e2e_backend_runs "$tmp")
   requests=$(wc -l <"$tmp/requests.tsv")
   echo "[$mode] claude -p exit $run_rc; helper runs: $helper_runs; backend calls: $backend_calls; requests: $requests; wall time $(cat "$tmp/run-1.ms") ms"
 

@@ -2,20 +2,22 @@
 # Runs the REAL Claude Code client headless (`claude -p PROMPT`, stdin /dev/null) against
 # tests/e2e/mock_api.js, exactly as /work/shared/CLAUDE_CODE.md describes, inside a private
 # network namespace (`unshare -n`, loopback only) so nothing can leave the machine. Used by
-# the scenario scripts (cold_start.sh, retry_401.sh); not a test by itself.
+# the scenario scripts (see CMakeLists.txt); not a test by itself.
 #
-#   run_claude.sh --dir DIR [--runs N] [--prompt P] [--ttl-ms MS] [--mock-config FILE]
+#   run_claude.sh --dir DIR [--runs N] [--parallel] [--prompt P] [--ttl-ms MS] [--mock-config FILE]
 #
 # DIR must exist; the caller has already set up the refresher's config and state dir and
 # exports CLAUDE_KEY_HELPER_CONFIG and CLAUDE_KEY_HELPER_STATE_DIR. This script:
 #   - makes DIR/home the HOME of Claude Code and writes DIR/home/.claude/settings.json with
 #     the PROJECT'S OWN registration code (install/claude-code-settings.py register), the
 #     helper command being DIR/helper-shim.sh --profile default: a shim that appends one
-#     line per run to DIR/helper-runs.log (ms timestamp, pid, parent pid) and then execs
+#     line per run to DIR/helper-runs.log (ms timestamp, pid, parent pid, claude's pid: the
+#     parent of the `sh -c` that runs the shim) and then execs
 #     $CKH_HELPER with the same arguments (exec keeps the helper's view of its caller);
 #   - runs, inside ONE `unshare -n` (brought-up lo): the mock (port 0, port written to
 #     DIR/mock.port, log DIR/mock.log, config --mock-config, default DIR/mock-config.json)
-#     and then N times `timeout 120 claude -p PROMPT </dev/null` with
+#     and then N times `timeout 120 claude -p PROMPT </dev/null` (one after the other, or
+#     all at once with --parallel) with
 #     ANTHROPIC_BASE_URL=http://127.0.0.1:<port> and the non-essential traffic switched off;
 #   - leaves per run i (1-based): DIR/run-i.out, run-i.err, run-i.rc, run-i.ms (wall time).
 # Exit: 0 when every run was made (the runs' own exit codes are in run-i.rc, for the
@@ -32,7 +34,7 @@ now_ms() { date +%s%3N; }
 if [[ ${1:-} == --inside ]]; then
   # ---- inside the network namespace -------------------------------------------------
   shift
-  dir=$1 runs=$2 prompt=$3 mock_config=$4 claude=$5
+  dir=$1 runs=$2 prompt=$3 mock_config=$4 claude=$5 parallel=$6
   ip link set lo up
   mock_pid=
   trap '[[ -n $mock_pid ]] && kill "$mock_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
@@ -45,21 +47,28 @@ if [[ ${1:-} == --inside ]]; then
   port=$(cat "$dir/mock.port")
   # No route out of here: prove it cheaply (anything but loopback is unreachable).
   if ip route get 1.1.1.1 >/dev/null 2>&1; then echo "FAIL: the namespace has a route out"; exit 1; fi
-  for ((i = 1; i <= runs; i++)); do
+  run_one() {
+    local i=$1 start rc=0
     start=$(now_ms)
-    rc=0
     (cd "$dir/work" && HOME="$dir/home" ANTHROPIC_BASE_URL="http://127.0.0.1:$port" \
        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1 DISABLE_AUTOUPDATER=1 \
        DISABLE_ERROR_REPORTING=1 timeout 120 "$claude" -p "$prompt" \
        </dev/null >"$dir/run-$i.out" 2>"$dir/run-$i.err") || rc=$?
     echo "$rc" >"$dir/run-$i.rc"
     echo $(( $(now_ms) - start )) >"$dir/run-$i.ms"
-  done
+  }
+  if [[ $parallel == 1 ]]; then
+    pids=()
+    for ((i = 1; i <= runs; i++)); do run_one "$i" & pids+=($!); done
+    wait "${pids[@]}"
+  else
+    for ((i = 1; i <= runs; i++)); do run_one "$i"; done
+  fi
   exit 0
 fi
 
 # ---- outside: arguments, prerequisites, registration ------------------------------------
-dir='' runs=1 prompt="say hi" ttl_ms='' mock_config=''
+dir='' runs=1 prompt="say hi" ttl_ms='' mock_config='' parallel=0
 while (($#)); do
   case $1 in
     --dir) dir=$2; shift 2 ;;
@@ -67,7 +76,8 @@ while (($#)); do
     --prompt) prompt=$2; shift 2 ;;
     --ttl-ms) ttl_ms=$2; shift 2 ;;
     --mock-config) mock_config=$2; shift 2 ;;
-    *) echo "usage: run_claude.sh --dir DIR [--runs N] [--prompt P] [--ttl-ms MS] [--mock-config FILE]" >&2; exit 64 ;;
+    --parallel) parallel=1; shift ;;
+    *) echo "usage: run_claude.sh --dir DIR [--runs N] [--parallel] [--prompt P] [--ttl-ms MS] [--mock-config FILE]" >&2; exit 64 ;;
   esac
 done
 [[ -n $dir && -d $dir ]] || { echo "FAIL: run_claude.sh needs --dir of an existing directory" >&2; exit 64; }
@@ -114,7 +124,11 @@ chmod 700 "$dir/home"
 # that the helper finds them whatever environment Claude Code gives it.
 cat >"$dir/helper-shim.sh" <<EOF
 #!/bin/bash
-printf '%s pid=%s ppid=%s\n' "\$(date +%s%3N)" "\$\$" "\$PPID" >>'$dir/helper-runs.log'
+caller=\$PPID
+case "\$(cat /proc/\$caller/comm 2>/dev/null)" in
+  sh|dash|bash) caller=\$(awk '{print \$4}' /proc/\$caller/stat 2>/dev/null) ;;
+esac
+printf '%s pid=%s ppid=%s claude=%s\n' "\$(date +%s%3N)" "\$\$" "\$PPID" "\$caller" >>'$dir/helper-runs.log'
 export CLAUDE_KEY_HELPER_STATE_DIR='$CLAUDE_KEY_HELPER_STATE_DIR'
 export CLAUDE_KEY_HELPER_CONFIG='$CLAUDE_KEY_HELPER_CONFIG'
 export CLAUDE_KEY_REFRESHER='$refresher'
@@ -134,7 +148,7 @@ grep -q '"apiKeyHelper"' "$dir/home/.claude/settings.json" \
 # Everything in the namespace: the mock, then the runs; bounded as a whole.
 rc=0
 timeout $((runs * 130 + 30)) "${unshare_cmd[@]}" bash "$here/run_claude.sh" --inside \
-  "$dir" "$runs" "$prompt" "$mock_config" "$claude" || rc=$?
+  "$dir" "$runs" "$prompt" "$mock_config" "$claude" "$parallel" || rc=$?
 if (( rc != 0 )); then echo "FAIL: the namespace wrapper exited $rc"; exit 1; fi
 for ((i = 1; i <= runs; i++)); do
   [[ -f $dir/run-$i.rc ]] || { echo "FAIL: run $i did not happen"; exit 1; }
