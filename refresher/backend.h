@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,17 @@ namespace ckh {
 struct FetchContext {
   const Clock& clock;
   std::string secret_state;  // P.secret, empty when none
+  // An explicit or suspected-401 refresh: what the backend holds was rejected or is not
+  // wanted any more, so a cached token will not do.
+  bool forced = false;
+  // The profile's setting: a token with less than this left must be renewed.
+  std::chrono::seconds refresh_before_expiry{600};
+  // Whether the profile keeps Claude Code's own credential store current (sinks).
+  bool sink_claude_code = false;
+  // Writes P.secret durably (temp, fsync, rename, fsync dir). A backend that must order an
+  // outside write after the secret is durable (a rotated refresh token before it reaches
+  // Claude Code's store) calls it itself; null in tests, which read new_secret_state.
+  std::function<Result<void>(const std::string&)> persist_secret{};
 };
 
 struct FetchResult {
@@ -41,6 +53,11 @@ class Backend {
   // How long what it fetches lives, when the configuration says so (command ttl); none
   // when unknown or unbounded. Used to fit Claude Code's TTL at registration.
   virtual std::optional<std::chrono::seconds> expected_lifetime() const = 0;
+  // The refresh_before_expiry this backend's credentials want when the profile does not
+  // set one (anthropic-oauth: 60 min); none: the profile default (10 min).
+  virtual std::optional<std::chrono::seconds> default_refresh_before_expiry() const {
+    return std::nullopt;
+  }
   virtual Result<FetchResult> fetch(const FetchContext& context) = 0;
   // Environment variable names that hold secrets this backend reads; they are removed from
   // every child process's environment.

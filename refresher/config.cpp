@@ -94,7 +94,9 @@ class ProfileParser {
     profile.name = name;
     const auto backend = section.get_string(
         "backend", fmt::format("the name of a backend: {}", describe_known_backends()));
+    const bool before_expiry_set = section.has("refresh_before_expiry");
     read_schedule(section, profile);
+    const auto sinks = section.get_string_array("sinks", "a list of sinks: [\"claude-code\"]");
 
     const BackendEntry* entry = nullptr;
     if (backend) {
@@ -118,7 +120,13 @@ class ProfileParser {
       profile.backend_name = std::string(entry->name);
       profile.backend = entry->make(backend_section, context);
       backend_section.report_unknown_keys();
+      if (profile.backend && !before_expiry_set) {
+        if (auto wanted = profile.backend->default_refresh_before_expiry()) {
+          profile.refresh_before_expiry = *wanted;
+        }
+      }
     }
+    if (sinks) read_sinks(section, *sinks, profile);
 
     if (problems_.size() == problems_before && profile.backend != nullptr) {
       config.profiles.emplace(name, std::move(profile));
@@ -145,6 +153,27 @@ class ProfileParser {
           fmt::format("backoff_min ({}) is larger than backoff_max ({}); expected "
                       "backoff_min <= backoff_max",
                       format_duration(profile.backoff_min), format_duration(profile.backoff_max)));
+    }
+  }
+
+  // sinks = ["claude-code"]: only known sinks, each once, and only with a backend that
+  // produces what the sink stores.
+  static void read_sinks(ConfigSection& section, const std::vector<std::string>& sinks,
+                         ProfileConfig& profile) {
+    for (const auto& sink : sinks) {
+      if (sink != "claude-code") {
+        section.problem_at("sinks", fmt::format("unknown sink \"{}\"; expected \"claude-code\"",
+                                                quote_from_file(sink)));
+      } else if (profile.has_sink(sink)) {
+        section.problem_at("sinks", "\"claude-code\" is listed twice");
+      } else if (!profile.backend_name.empty() && profile.backend_name != "anthropic-oauth") {
+        section.problem_at("sinks", fmt::format("the \"claude-code\" sink stores Claude "
+                                                "subscription tokens; it needs backend = "
+                                                "\"anthropic-oauth\", not \"{}\"",
+                                                profile.backend_name));
+      } else {
+        profile.sinks.push_back(sink);
+      }
     }
   }
 

@@ -31,7 +31,17 @@ struct ProfileConfig {
   std::chrono::seconds force_min_interval{30};      // suspected-401 refreshes at most this often
   std::chrono::seconds backoff_min{1};              // failure backoff: full jitter between
   std::chrono::seconds backoff_max{300};            //   these bounds, doubling per failure
+  // Where else the credential goes besides P.cred: "claude-code" (anthropic-oauth only)
+  // keeps Claude Code's own credential store current.
+  std::vector<std::string> sinks;
   std::shared_ptr<Backend> backend;
+
+  bool has_sink(std::string_view sink) const {
+    for (const auto& s : sinks) {
+      if (s == sink) return true;
+    }
+    return false;
+  }
 };
 
 struct Config {

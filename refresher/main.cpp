@@ -17,6 +17,7 @@
 #include "refresher/config.h"
 #include "refresher/daemon.h"
 #include "refresher/log.h"
+#include "refresher/oauth/account.h"
 #include "refresher/refresh.h"
 #include "refresher/socket_client.h"
 #include "refresher/status_report.h"
@@ -274,6 +275,92 @@ int command_run(const Common& common, const std::string& pid_file) {
   return run_daemon(std::move(*config), options);
 }
 
+// The one anthropic-oauth profile a login/logout/import acts on: the one named, or the
+// only such profile when none is named.
+std::expected<const ProfileConfig*, int> account_profile(const Selection& selection,
+                                                         const Common& common) {
+  std::vector<const ProfileConfig*> oauth;
+  for (const ProfileConfig* profile : selection.profiles) {
+    if (profile->backend_name == "anthropic-oauth") oauth.push_back(profile);
+  }
+  if (!common.profile.empty() && oauth.empty()) {
+    std::fprintf(stderr,
+                 "claude-key-refresher: profile '%s' is not an anthropic-oauth profile; set "
+                 "backend = \"anthropic-oauth\" in its [profile.%s] section\n",
+                 common.profile.c_str(), common.profile.c_str());
+    return std::unexpected(kConfig);
+  }
+  if (oauth.size() != 1) {
+    std::fprintf(stderr, "claude-key-refresher: %s; name one with --profile\n",
+                 oauth.empty() ? "no profile has backend = \"anthropic-oauth\""
+                               : "several profiles have backend = \"anthropic-oauth\"");
+    return std::unexpected(oauth.empty() ? kConfig : kUsage);
+  }
+  return oauth.front();
+}
+
+int exit_for_error(const Error& error) {
+  switch (error.kind) {
+    case ErrorClass::usage:
+      return kUsage;
+    case ErrorClass::config:
+      return kConfig;
+    case ErrorClass::permanent:
+    case ErrorClass::unsafe:
+    case ErrorClass::not_found:
+    case ErrorClass::corrupt:
+      return kNoPerm;
+    default:
+      return kUnavailable;
+  }
+}
+
+struct AccountOptions {
+  bool no_browser = false;
+  bool inference_only = false;
+  std::string timeout = "10m";
+  std::int64_t expires_in = 0;
+  bool claude_code = false;
+};
+
+enum class AccountCommand { login, import_claude_code, logout };
+
+int command_account(const Common& common, AccountCommand command, const AccountOptions& options) {
+  auto selection = select(common);
+  if (!selection) return report_problems(selection.error());
+  auto profile = account_profile(*selection, common);
+  if (!profile) return profile.error();
+  const ProfilePaths paths = profile_paths(selection->state_dir, (*profile)->name);
+  Result<std::string> done = fail(ErrorClass::usage, "unknown command");
+  if (command == AccountCommand::login) {
+    const auto timeout = parse_duration(options.timeout);
+    if (!timeout || *timeout < std::chrono::seconds(1)) {
+      std::fprintf(stderr, "claude-key-refresher: --timeout expects a duration like 10m or 90s\n");
+      return kUsage;
+    }
+    if (options.expires_in != 0 && !options.inference_only) {
+      std::fprintf(stderr, "claude-key-refresher: --expires-in needs --inference-only\n");
+      return kUsage;
+    }
+    LoginOptions login;
+    login.open_browser = !options.no_browser;
+    login.inference_only = options.inference_only;
+    if (options.expires_in > 0) login.expires_in = options.expires_in;
+    login.timeout = *timeout;
+    done = login_profile(**profile, paths, login);
+  } else if (command == AccountCommand::import_claude_code) {
+    done = import_claude_code(**profile, paths);
+  } else {
+    done = logout_profile(**profile, paths, options.claude_code);
+  }
+  if (!done) {
+    std::fprintf(stderr, "claude-key-refresher: %s\n", done.error().message.c_str());
+    return exit_for_error(done.error());
+  }
+  std::printf("%s\n", done->c_str());
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -309,6 +396,27 @@ int main(int argc, char** argv) {
   add_common(check, common, "only this profile (default: every profile)");
   check->add_flag("--json", json, "machine-readable output");
 
+  AccountOptions account;
+  auto* login = app.add_subcommand(
+      "login", "log in to a Claude Pro/Max subscription (anthropic-oauth profiles)");
+  add_common(login, common, "the anthropic-oauth profile (default: the only one)");
+  login->add_flag("--no-browser", account.no_browser, "print the URL, do not open a browser");
+  login->add_flag("--inference-only", account.inference_only,
+                  "ask only for the user:inference scope");
+  login->add_option("--expires-in", account.expires_in,
+                    "with --inference-only: the token lifetime to ask for, in seconds");
+  login->add_option("--timeout", account.timeout, "how long to wait for the code (default 10m)");
+
+  auto* import = app.add_subcommand(
+      "import-claude-code",
+      "adopt Claude Code's own subscription login; this profile becomes its only writer");
+  add_common(import, common, "the anthropic-oauth profile (default: the only one)");
+
+  auto* logout = app.add_subcommand("logout", "forget a profile's subscription tokens");
+  add_common(logout, common, "the anthropic-oauth profile (default: the only one)");
+  logout->add_flag("--claude-code", account.claude_code,
+                   "also remove the login from Claude Code's credential store");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -325,5 +433,8 @@ int main(int argc, char** argv) {
   if (*signal) return command_signal(common);
   if (*status) return command_status(common, json);
   if (*check) return command_check_config(common, json);
+  if (*login) return command_account(common, AccountCommand::login, account);
+  if (*import) return command_account(common, AccountCommand::import_claude_code, account);
+  if (*logout) return command_account(common, AccountCommand::logout, account);
   return kUsage;
 }

@@ -126,8 +126,14 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   if (request.reason == RefreshReason::suspected_401 || explicit_force) status.last_forced_at = now;
   status.last_generation = std::max(status.last_generation, record ? record->generation : 0);
 
-  Result<FetchResult> fetched =
-      profile.backend->fetch(FetchContext{environment.clock, secret_state});
+  FetchContext context{environment.clock, secret_state};
+  context.forced = request.reason == RefreshReason::suspected_401 || explicit_force;
+  context.refresh_before_expiry = profile.refresh_before_expiry;
+  context.sink_claude_code = profile.has_sink("claude-code");
+  context.persist_secret = [&paths](const std::string& state) {
+    return write_private_file_atomic(paths.secret, state);
+  };
+  Result<FetchResult> fetched = profile.backend->fetch(context);
   if (fetched) {
     if (auto valid = validate_credential(fetched->credential); !valid) {
       fetched =
@@ -180,7 +186,9 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
         error.kind == ErrorClass::transient
             ? backoff_delay(status.consecutive_failures, profile, environment.uniform01())
             : profile.backoff_max;
-    status.backoff_until = finished + delay.count();
+    // A peer that said when to come back (429 Retry-After) is not asked again before that.
+    status.backoff_until =
+        finished + std::max<std::int64_t>(delay.count(), error.retry_after_s.value_or(0));
     outcome.action = RefreshAction::failed;
     outcome.reply = failed_reply(error.kind, status.last_error);
   }

@@ -4,7 +4,9 @@
 // exit codes. Callers: everything.
 #pragma once
 
+#include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 
 namespace ckh {
@@ -23,6 +25,12 @@ enum class ErrorClass {
 struct Error {
   ErrorClass kind;
   std::string message;  // one line, no secret, says what to do where it can
+  // The peer said when to come back (HTTP Retry-After), in seconds; backoff waits at least
+  // this long.
+  std::optional<std::int64_t> retry_after_s{};
+  // A machine-readable reason for callers that must react to one case (e.g. the OAuth
+  // error "invalid_grant"); empty when none.
+  std::string code{};
 };
 
 template <class T>

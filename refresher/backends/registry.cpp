@@ -1,14 +1,16 @@
 #include "refresher/backends/registry.h"
 
+#include "refresher/backends/anthropic_oauth_backend.h"
 #include "refresher/backends/command_backend.h"
 #include "refresher/backends/static_backend.h"
 
 namespace ckh {
 namespace {
 
-constexpr std::array<BackendEntry, 2> kBackends{{
+constexpr std::array<BackendEntry, 3> kBackends{{
     {"static", &make_static_backend},
     {"command", &make_command_backend},
+    {"anthropic-oauth", &make_anthropic_oauth_backend},
 }};
 
 }  // namespace

@@ -46,6 +46,21 @@ case $name in
   fuzz_status) max_len=4096 ;;
   fuzz_protocol) max_len=2200 ;;  # kMaxProtocolLine is 1024: probe past it
   fuzz_proc_stat) max_len=2048 ;;
+  fuzz_token_response)
+    sources+=("$src_dir"/refresher/oauth/token_response.cpp "$src_dir"/refresher/http/retry_after.cpp)
+    libs+=(-lsimdjson)
+    max_len=8192
+    ;;
+  fuzz_oauth_input)
+    sources+=("$src_dir"/refresher/oauth/oauth_secret.cpp "$src_dir"/refresher/oauth/oauth_urls.cpp)
+    libs+=(-lcrypto)
+    max_len=4096
+    ;;
+  fuzz_claude_code_store)
+    sources+=("$src_dir"/refresher/sinks/claude_code_store.cpp "$src_dir"/refresher/json_text.cpp)
+    libs+=(-lsimdjson)
+    max_len=4096
+    ;;
   fuzz_config)
     sources+=("$src_dir"/refresher/config.cpp "$src_dir"/refresher/config_section.cpp
       "$src_dir"/refresher/duration.cpp "$src_dir"/refresher/child_process.cpp

@@ -269,22 +269,23 @@ TEST_CASE("config: backend is required and must be known", "[config]") {
   SECTION("missing") {
     const auto problem = only_problem("[profile.a]\nrefresh_interval = \"4m\"\n");
     CHECK(problem.message ==
-          "[profile.a]: missing 'backend'; expected backend = \"static\" or \"command\"");
+          "[profile.a]: missing 'backend'; expected backend = \"static\", \"command\" or "
+          "\"anthropic-oauth\"");
     CHECK(problem.line == 1);
   }
   SECTION("unknown, close to a known one") {
     const auto problem = only_problem("[profile.a]\nbackend = \"statik\"\n");
     CHECK(problem.message ==
-          "'backend' in [profile.a]: unknown backend \"statik\"; expected \"static\" or "
-          "\"command\" (did you mean \"static\"?)");
+          "'backend' in [profile.a]: unknown backend \"statik\"; expected \"static\", "
+          "\"command\" or \"anthropic-oauth\" (did you mean \"static\"?)");
     CHECK(problem.line == 2);
     CHECK(problem.column == 11);
   }
   SECTION("unknown, far from all") {
     const auto problem = only_problem("[profile.a]\nbackend = \"keychain\"\n");
     CHECK(problem.message ==
-          "'backend' in [profile.a]: unknown backend \"keychain\"; expected \"static\" or "
-          "\"command\"");
+          "'backend' in [profile.a]: unknown backend \"keychain\"; expected \"static\", "
+          "\"command\" or \"anthropic-oauth\"");
   }
 }
 

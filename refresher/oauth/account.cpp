@@ -1,0 +1,178 @@
+#include "refresher/oauth/account.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "refresher/backends/anthropic_oauth_backend.h"
+#include "refresher/clock.h"
+#include "refresher/profile_lock.h"
+#include "refresher/refresh.h"
+#include "refresher/sinks/claude_code_lock.h"
+#include "refresher/sinks/claude_code_store.h"
+#include "shared/secure_file.h"
+#include "shared/status_record.h"
+#include "shared/text.h"
+
+namespace ckh {
+namespace {
+
+constexpr std::chrono::milliseconds kLockWait{15'000};
+constexpr std::size_t kMaxSecretBytes = 1024 * 1024;
+
+Result<const AnthropicOAuthBackend*> oauth_backend(const ProfileConfig& profile) {
+  const auto* backend = dynamic_cast<const AnthropicOAuthBackend*>(profile.backend.get());
+  if (backend == nullptr) {
+    return fail(ErrorClass::usage, "profile '" + profile.name + "' has backend = \"" +
+                                       profile.backend_name +
+                                       "\"; login and logout are for backend = "
+                                       "\"anthropic-oauth\" profiles");
+  }
+  return backend;
+}
+
+Result<void> remove_if_present(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return {};
+  return fail(ErrorClass::io, "cannot remove " + path + ": " + std::strerror(errno));
+}
+
+// The old P.secret's owns flag survives a new login: the user chose the sink before.
+bool previously_owned(const ProfilePaths& paths) {
+  auto text = read_private_file(paths.secret, kMaxSecretBytes);
+  if (!text) return false;
+  auto secret = parse_oauth_secret(*text);
+  return secret && secret->owns_claude_code_store;
+}
+
+// Saves a new family and publishes it through a normal refresh.
+Result<std::string> save_and_publish(const ProfileConfig& profile, const ProfilePaths& paths,
+                                     const OAuthSecret& secret) {
+  if (auto dir = ensure_private_dir(paths.dir); !dir) return std::unexpected(dir.error());
+  {
+    auto lock = ProfileLock::acquire(paths.lock);
+    if (!lock) return std::unexpected(lock.error());
+    if (auto written = write_private_file_atomic(paths.secret, serialize_oauth_secret(secret));
+        !written) {
+      return std::unexpected(written.error());
+    }
+    // The previous account's token must not stay published: the refresh below publishes
+    // the new one as the next generation.
+    if (auto removed = remove_if_present(paths.cred); !removed) {
+      return std::unexpected(removed.error());
+    }
+    // The user acted: earlier failures (say, the invalid_grant that asked for this login)
+    // and their backoff no longer apply.
+    StatusRecord status = read_status_or_default(paths.status);
+    status.consecutive_failures = 0;
+    status.backoff_until.reset();
+    status.error_class.reset();
+    status.last_error.clear();
+    if (auto written = write_private_file_atomic(paths.status, serialize_status(status));
+        !written) {
+      return std::unexpected(written.error());
+    }
+  }
+  RealClock clock;
+  const RefreshOutcome outcome =
+      refresh_profile(profile, paths, RefreshRequest{RefreshReason::due, 0, 0},
+                      RefreshEnvironment{clock, random_uniform01});
+  if (!outcome.reply.ok) {
+    return fail(outcome.reply.error_class,
+                "the tokens were saved but publishing failed: " + outcome.reply.message);
+  }
+  std::string text = "profile '" + profile.name + "': logged in";
+  if (!secret.account_email.empty()) text += " as " + one_line(secret.account_email, 120);
+  text += "; access token valid until " + format_utc(secret.expires_at, "%Y-%m-%dT%H:%M:%SZ");
+  if (profile.has_sink("claude-code") || secret.owns_claude_code_store) {
+    text += "; Claude Code's credential store is kept current";
+  }
+  return text;
+}
+
+}  // namespace
+
+Result<std::string> login_profile(const ProfileConfig& profile, const ProfilePaths& paths,
+                                  const LoginOptions& options) {
+  auto backend = oauth_backend(profile);
+  if (!backend) return std::unexpected(backend.error());
+  auto login = run_login((*backend)->settings(), (*backend)->transport(), options);
+  if (!login) return std::unexpected(login.error());
+  OAuthSecret secret;
+  secret.scopes = login->requested_scopes;
+  secret = apply_token_grant(std::move(secret), login->grant,
+                             static_cast<std::int64_t>(std::time(nullptr)));
+  if (secret.refresh_token.empty()) {
+    return fail(ErrorClass::permanent,
+                "the token server's answer to the login has no refresh_token; nothing was saved");
+  }
+  secret.owns_claude_code_store = previously_owned(paths);
+  return save_and_publish(profile, paths, secret);
+}
+
+Result<std::string> import_claude_code(const ProfileConfig& profile, const ProfilePaths& paths) {
+  auto backend = oauth_backend(profile);
+  if (!backend) return std::unexpected(backend.error());
+  auto store = claude_code_store_paths((*backend)->env());
+  if (!store) return std::unexpected(store.error());
+  OAuthSecret secret;
+  {
+    auto lock = ClaudeCodeLock::acquire(store->lock_dir, kLockWait);
+    if (!lock) return std::unexpected(lock.error());
+    auto stored = read_claude_code_store(store->credentials_file);
+    if (!stored) return std::unexpected(stored.error());
+    if (!*stored || (*stored)->access_token.empty() || (*stored)->refresh_token.empty() ||
+        (*stored)->expires_at_ms <= 0) {
+      return fail(ErrorClass::not_found, "Claude Code's store " + store->credentials_file +
+                                             " holds no subscription login; log in with "
+                                             "claude-key-refresher login --profile " +
+                                             profile.name + " instead");
+    }
+    const ClaudeAiOauth& entry = **stored;
+    if (!is_printable_token(entry.access_token) || !is_printable_token(entry.refresh_token)) {
+      return fail(ErrorClass::corrupt, "Claude Code's store " + store->credentials_file +
+                                           " holds malformed tokens; log in instead");
+    }
+    secret.access_token = entry.access_token;
+    secret.refresh_token = entry.refresh_token;
+    secret.expires_at = entry.expires_at_ms / 1000;
+    secret.scopes = entry.scopes;
+    secret.subscription_type = entry.subscription_type.value_or("");
+    secret.rate_limit_tier = entry.rate_limit_tier.value_or("");
+    if (entry.refresh_token_expires_at_ms) {
+      secret.refresh_token_expires_at = *entry.refresh_token_expires_at_ms / 1000;
+    }
+    secret.owns_claude_code_store = true;
+  }
+  auto published = save_and_publish(profile, paths, secret);
+  if (!published) return published;
+  return *published + " (imported from " + store->credentials_file +
+         "; this profile is now its only writer)";
+}
+
+Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePaths& paths,
+                                   bool claude_code) {
+  auto backend = oauth_backend(profile);
+  if (!backend) return std::unexpected(backend.error());
+  std::string text = "profile '" + profile.name + "': logged out (removed the saved tokens";
+  {
+    auto lock = ProfileLock::acquire(paths.lock);
+    if (!lock) return std::unexpected(lock.error());
+    if (auto removed = remove_if_present(paths.secret); !removed)
+      return std::unexpected(removed.error());
+    if (auto removed = remove_if_present(paths.cred); !removed)
+      return std::unexpected(removed.error());
+  }
+  if (claude_code) {
+    auto store = claude_code_store_paths((*backend)->env());
+    if (!store) return std::unexpected(store.error());
+    auto lock = ClaudeCodeLock::acquire(store->lock_dir, kLockWait);
+    if (!lock) return std::unexpected(lock.error());
+    auto removed = remove_claude_code_entry(store->credentials_file);
+    if (!removed) return std::unexpected(removed.error());
+    text += *removed ? " and Claude Code's login in " + store->credentials_file
+                     : "; Claude Code's store held no login";
+  }
+  return text + ")";
+}
+
+}  // namespace ckh

@@ -1,0 +1,57 @@
+// P.secret of an `anthropic-oauth` profile: the token family the refresher owns. Written
+// only by the refresher (under P.lock, durably, before anything that depends on it is
+// published); never read by the helper. Line format of shared/kv_lines.h:
+//
+//   claude-key-helper-oauth v1
+//   refresh_token: sk-ant-ort01-...
+//   access_token: sk-ant-oat01-...
+//   expires_at: 1795363200          (unix seconds, from the server's expires_in)
+//   scopes: user:inference user:profile
+//   subscription_type: max          (empty: unknown)
+//   rate_limit_tier: default_claude_max_20x
+//   account_email: user@example.com
+//   refresh_token_expires_at: none
+//   owns_claude_code_store: yes     (import-claude-code took the family over: the sink is on)
+//   pending_refresh_since: none     (a refresh request was sent at this time and its answer
+//                                    is not saved yet: set before sending, cleared after)
+//   end
+//
+// Guarantees: parse_oauth_secret accepts exactly what serialize_oauth_secret writes and
+// refuses the rest (ErrorClass::corrupt, no content in the message); tokens are printable
+// ASCII without spaces. Callers: backends/anthropic_oauth_backend.cpp, oauth/account.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/error.h"
+
+namespace ckh {
+
+struct OAuthSecret {
+  std::string refresh_token;
+  std::string access_token;
+  std::int64_t expires_at = 0;
+  std::vector<std::string> scopes;
+  std::string subscription_type;
+  std::string rate_limit_tier;
+  std::string account_email;
+  std::optional<std::int64_t> refresh_token_expires_at;
+  bool owns_claude_code_store = false;
+  std::optional<std::int64_t> pending_refresh_since;
+};
+
+Result<OAuthSecret> parse_oauth_secret(std::string_view text);
+std::string serialize_oauth_secret(const OAuthSecret& secret);
+
+std::string join_scopes(const std::vector<std::string>& scopes);
+std::vector<std::string> split_scopes(std::string_view text);
+
+// A short, stable, non-reversible name for a token in messages and tests: the first 12 hex
+// digits of its SHA-256.
+std::string token_fingerprint(std::string_view token);
+
+}  // namespace ckh

@@ -1,0 +1,33 @@
+// The text handling of an OAuth login: authorize URLs, percent-encoding, the query of the
+// loopback callback, and what a user pastes. Pure functions of outside input (fuzzed:
+// tests/fuzz/fuzz_oauth_input.cpp). Guarantees: percent_encode keeps only RFC 3986
+// unreserved characters; percent_decode never fails (malformed escapes stay as they are);
+// parse_pasted_code returns printable, space-free code and state or nothing.
+// Callers: oauth/login.cpp, tests.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "refresher/oauth/anthropic_oauth_settings.h"
+
+namespace ckh {
+
+std::string percent_encode(std::string_view text);
+std::string percent_decode(std::string_view text);
+// The value of `name` in a query string "a=1&b=2" (decoded), or none.
+std::optional<std::string> query_value(std::string_view query, std::string_view name);
+std::string authorize_url(const AnthropicOAuthSettings& settings, std::string_view redirect_uri,
+                          const std::vector<std::string>& scopes, std::string_view challenge,
+                          std::string_view state);
+
+struct PastedCode {
+  std::string code;
+  std::string state;
+};
+// "code#state", or a URL / query holding code= and state=; none for anything else.
+std::optional<PastedCode> parse_pasted_code(std::string_view line);
+
+}  // namespace ckh

@@ -1,0 +1,47 @@
+// The macOS Keychain copy of Claude Code's credentials (Claude Code reads it before
+// .credentials.json on macOS): a generic password whose data is the store's JSON.
+// Guarantees:
+// - keychain_service_name is Claude Code's own name for the item: "Claude Code-credentials",
+//   plus "-<first 8 hex digits of sha256(CLAUDE_CONFIG_DIR)>" when that variable is set and
+//   not empty (the value as given, not resolved; Claude Code NFC-normalises it first, which
+//   changes nothing for ASCII paths; a path with decomposed accents would differ).
+// - keychain_add_command is exactly the line written to `security -i` on its stdin. The
+//   secret travels hex-encoded there and never in argv (visible to every user via ps).
+//   Account and service are always double-quoted, with `"` and `\` backslash-escaped: that is
+//   how security's interactive parser (split_line in Apple's SecurityTool/security.c) keeps
+//   an argument with spaces ("Claude Code-credentials") whole. The hex needs no quoting.
+// - keychain_write runs /usr/bin/security -i with that line, bounded in time. It refuses a
+//   line longer than security's interactive buffer (kSecurityMaxLineBytes): security would
+//   cut it and store a truncated password. Compiled only on macOS; elsewhere it returns
+//   ErrorClass::config saying the Keychain exists only on macOS.
+// - keychain_read returns the item's JSON, so the sink renders over it (keeping Claude
+//   Code's other entries, such as mcpOAuth) instead of replacing it with the file's copy.
+// Callers: the claude-code sink on macOS (refresher/oauth/); tests check the text on Linux.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "refresher/config.h"
+#include "shared/error.h"
+
+namespace ckh {
+
+// SecurityTool's MAX_LINE_LEN: a line (without its newline) must be shorter than this.
+inline constexpr std::size_t kSecurityMaxLineBytes = 4096;
+
+std::string keychain_service_name(EnvLookup env = process_env);
+
+std::string keychain_add_command(std::string_view user, std::string_view service,
+                                 std::string_view json);
+
+Result<void> keychain_write(std::string_view user, std::string_view service, std::string_view json);
+
+// The item's current JSON through `security find-generic-password -a USER -s SERVICE -w`
+// (the secret comes back on stdout, never through argv); none when there is no such item.
+// Compiled only on macOS, like keychain_write.
+Result<std::optional<std::string>> keychain_read(std::string_view user, std::string_view service);
+
+}  // namespace ckh
