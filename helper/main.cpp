@@ -10,6 +10,7 @@
 #include "helper/freshness.h"
 #include "helper/helper.h"
 #include "shared/paths.h"
+#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace {
@@ -25,19 +26,11 @@ constexpr std::string_view kUsage =
     "Exit: 0 ok, 64 usage, 65 corrupt cache, 75 expired and not refreshable, 77 unsafe cache,\n"
     "  78 not configured or no credential yet.\n";
 
-void write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t written = ::write(fd, text.data(), text.size());
-    if (written <= 0) return;
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-}
-
 int usage_error(std::string_view what) {
   std::string line = "claude-key-helper: ";
   line += what;
   line += "; run: claude-key-helper --help\n";
-  write_all(2, line);
+  (void)ckh::write_all(2, line);
   return 64;
 }
 
@@ -80,7 +73,7 @@ int main(int argc, char** argv) {
       return false;
     };
     if (arg == "--help" || arg == "-h") {
-      write_all(1, kUsage);
+      (void)ckh::write_all(1, kUsage);
       return 0;
     }
     if (take("--profile")) {
@@ -106,7 +99,7 @@ int main(int argc, char** argv) {
   options.from_claude_code = entrypoint && *entrypoint && !::isatty(0) && !::isatty(2);
 
   const ckh::HelperOutcome outcome = ckh::run_helper(options);
-  if (!outcome.out.empty()) write_all(1, outcome.out);
-  if (!outcome.err.empty()) write_all(2, outcome.err);
+  if (!outcome.out.empty()) (void)ckh::write_all(1, outcome.out);
+  if (!outcome.err.empty()) (void)ckh::write_all(2, outcome.err);
   return static_cast<int>(outcome.exit);
 }

@@ -16,6 +16,7 @@
 #include "refresher/clock.h"
 #include "refresher/config.h"
 #include "refresher/daemon.h"
+#include "refresher/json_text.h"
 #include "refresher/log.h"
 #include "refresher/oauth/account.h"
 #include "refresher/refresh.h"
@@ -213,9 +214,9 @@ int command_check_config(const Common& common, bool json) {
   if (!selection) {
     const std::string path = resolve_config_path(common);
     if (json) {
-      std::string out = "{\"config\":" + json_string(path) + ",\"ok\":false,\"problems\":[";
+      std::string out = "{\"config\":" + json_quote(path) + ",\"ok\":false,\"problems\":[";
       for (std::size_t i = 0; i < selection.error().size(); ++i) {
-        out += (i == 0 ? "" : ",") + json_string(selection.error()[i]);
+        out += (i == 0 ? "" : ",") + json_quote(selection.error()[i]);
       }
       out += "]}\n";
       std::fwrite(out.data(), 1, out.size(), stdout);
@@ -229,7 +230,7 @@ int command_check_config(const Common& common, bool json) {
   const auto* profiles = &selection->profiles;
   if (json) {
     std::string out = fmt::format("{{\"config\":{},\"ok\":true,\"defaulted\":{},\"profiles\":[",
-                                  json_string(config->path), config->defaulted);
+                                  json_quote(config->path), config->defaulted);
     bool first = true;
     for (const ProfileConfig* p : *profiles) {
       const auto lifetime = p->backend->expected_lifetime();
@@ -237,7 +238,7 @@ int command_check_config(const Common& common, bool json) {
           "{}{{\"name\":{},\"backend\":{},\"credential_lifetime_seconds\":{},\"refresh_interval_"
           "seconds\":{},"
           "\"refresh_before_expiry_seconds\":{}}}",
-          first ? "" : ",", json_string(p->name), json_string(p->backend->name()),
+          first ? "" : ",", json_quote(p->name), json_quote(p->backend->name()),
           lifetime ? fmt::format("{}", lifetime->count()) : "null", p->refresh_interval.count(),
           p->refresh_before_expiry.count());
       first = false;

@@ -1,5 +1,7 @@
 #include "refresher/status_report.h"
 
+#include "refresher/json_text.h"
+
 #include <fmt/format.h>
 
 #include <ctime>
@@ -41,37 +43,6 @@ std::string json_time(const std::optional<std::int64_t>& t) {
 }
 
 }  // namespace
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir,
                             std::int64_t now) {
@@ -138,12 +109,12 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
   for (const ProfileReport& r : reports) {
     if (!first) out += ',';
     first = false;
-    out += fmt::format("{{\"name\":{},\"backend\":{}", json_string(r.name), json_string(r.backend));
+    out += fmt::format("{{\"name\":{},\"backend\":{}", json_quote(r.name), json_quote(r.backend));
     if (r.record) {
       out += fmt::format(
           ",\"credential\":{{\"generation\":{},\"source\":{},\"fetched_at\":{},\"expires_at\":{},"
           "\"seconds_left\":{},\"valid\":{}}}",
-          r.record->generation, json_string(r.record->source), r.record->fetched_at,
+          r.record->generation, json_quote(r.record->source), r.record->fetched_at,
           json_time(r.record->expires_at),
           r.record->expires_at ? fmt::format("{}", *r.record->expires_at - now) : "null",
           !r.record->expires_at || *r.record->expires_at > now);
@@ -151,7 +122,7 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
       out += ",\"credential\":null";
     }
     out += fmt::format(",\"credential_problem\":{}",
-                       r.record_problem.empty() ? "null" : json_string(r.record_problem));
+                       r.record_problem.empty() ? "null" : json_quote(r.record_problem));
     out += fmt::format(
         ",\"last_attempt_at\":{},\"last_success_at\":{},\"consecutive_failures\":{},\"error_"
         "class\":{},"
@@ -159,8 +130,8 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
         "\"daemon_alive\":{},\"daemon_pid\":{}}}",
         json_time(r.status.last_attempt_at), json_time(r.status.last_success_at),
         r.status.consecutive_failures,
-        r.status.error_class ? json_string(error_class_name(*r.status.error_class)) : "null",
-        r.status.last_error.empty() ? "null" : json_string(r.status.last_error),
+        r.status.error_class ? json_quote(error_class_name(*r.status.error_class)) : "null",
+        r.status.last_error.empty() ? "null" : json_quote(r.status.last_error),
         json_time(r.status.backoff_until), json_time(r.status.last_forced_at),
         json_time(r.next_attempt), r.daemon_pid.has_value(),
         r.daemon_pid ? fmt::format("{}", *r.daemon_pid) : "null");

@@ -30,7 +30,4 @@ ProfileReport gather_report(const ProfileConfig& profile, const std::string& sta
 std::string format_report_text(const std::vector<ProfileReport>& reports, std::int64_t now);
 std::string format_report_json(const std::vector<ProfileReport>& reports, std::int64_t now);
 
-// JSON string literal with escapes, for every JSON this binary writes.
-std::string json_string(std::string_view text);
-
 }  // namespace ckh

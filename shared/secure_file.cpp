@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -32,6 +33,15 @@ Result<void> check_private(const struct stat& st, const std::string& path) {
   return {};
 }
 
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
 bool write_all(int fd, std::string_view content) {
   while (!content.empty()) {
     const ssize_t written = ::write(fd, content.data(), content.size());
@@ -44,14 +54,30 @@ bool write_all(int fd, std::string_view content) {
   return true;
 }
 
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
+Result<std::string> read_bounded(int fd, const std::string& path, std::size_t size_hint,
+                                 std::size_t max_bytes) {
+  std::string content;
+  content.resize(std::min(size_hint, max_bytes) + 1);
+  std::size_t used = 0;
+  for (;;) {
+    if (used == content.size()) {
+      if (content.size() > max_bytes) break;
+      content.resize(content.size() * 2 > max_bytes + 1 ? max_bytes + 1 : content.size() * 2);
+    }
+    const ssize_t got = ::read(fd, content.data() + used, content.size() - used);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return fail(ErrorClass::io, "cannot read " + path + ": " + os_reason(errno));
+    }
+    if (got == 0) break;
+    used += static_cast<std::size_t>(got);
+  }
+  if (used > max_bytes) {
+    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(max_bytes) + " bytes");
+  }
+  content.resize(used);
+  return content;
 }
-
-}  // namespace
 
 Result<std::string> read_private_file(const std::string& path, std::size_t max_bytes) {
   // O_NONBLOCK: a FIFO planted in place of the file must not hang the reader.
@@ -70,27 +96,7 @@ Result<std::string> read_private_file(const std::string& path, std::size_t max_b
   if (static_cast<std::size_t>(st.st_size) > max_bytes) {
     return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(max_bytes) + " bytes");
   }
-  std::string content;
-  content.resize(static_cast<std::size_t>(st.st_size) + 1);
-  std::size_t used = 0;
-  for (;;) {
-    if (used == content.size()) {
-      if (content.size() > max_bytes) break;
-      content.resize(content.size() * 2 > max_bytes + 1 ? max_bytes + 1 : content.size() * 2);
-    }
-    const ssize_t got = ::read(file.get(), content.data() + used, content.size() - used);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return fail(ErrorClass::io, "cannot read " + path + ": " + os_reason(errno));
-    }
-    if (got == 0) break;
-    used += static_cast<std::size_t>(got);
-  }
-  if (used > max_bytes) {
-    return fail(ErrorClass::corrupt, path + " is larger than " + to_decimal(max_bytes) + " bytes");
-  }
-  content.resize(used);
-  return content;
+  return read_bounded(file.get(), path, static_cast<std::size_t>(st.st_size), max_bytes);
 }
 
 Result<void> write_private_file_atomic(const std::string& path, std::string_view content,

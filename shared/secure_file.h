@@ -30,4 +30,12 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
 
 Result<void> ensure_private_dir(const std::string& path);
 
+// Building blocks for readers and writers of other files (Claude Code's store, pipes):
+// write_all writes everything or returns false (EINTR retried); read_bounded reads an open
+// descriptor to its end, refusing (ErrorClass::corrupt) more than max_bytes; path only
+// names the file in messages; size_hint (e.g. st_size) sizes the first buffer.
+bool write_all(int fd, std::string_view content);
+Result<std::string> read_bounded(int fd, const std::string& path, std::size_t size_hint,
+                                 std::size_t max_bytes);
+
 }  // namespace ckh

@@ -547,23 +547,12 @@ Result<std::string> read_store_file(const std::string& path) {
   if (static_cast<std::size_t>(st.st_size) > kMaxClaudeCodeStoreBytes)
     return fail(ErrorClass::corrupt, too_large);
   // Read to the end (one byte past the bound at most): the size may change meanwhile.
-  std::string content(static_cast<std::size_t>(st.st_size) + 1, '\0');
-  std::size_t used = 0;
-  for (;;) {
-    if (used == content.size()) {
-      if (content.size() > kMaxClaudeCodeStoreBytes) break;
-      content.resize(std::min(content.size() * 2, kMaxClaudeCodeStoreBytes + 1));
-    }
-    const ssize_t got = ::read(file.get(), content.data() + used, content.size() - used);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return fail(ErrorClass::io, "cannot read " + path + ": " + os_reason(errno));
-    }
-    if (got == 0) break;
-    used += static_cast<std::size_t>(got);
+  auto content = read_bounded(file.get(), path, static_cast<std::size_t>(st.st_size),
+                              kMaxClaudeCodeStoreBytes);
+  if (!content) {
+    if (content.error().kind == ErrorClass::corrupt) return fail(ErrorClass::corrupt, too_large);
+    return std::unexpected(content.error());
   }
-  if (used > kMaxClaudeCodeStoreBytes) return fail(ErrorClass::corrupt, too_large);
-  content.resize(used);
   return content;
 }
 

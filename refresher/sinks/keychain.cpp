@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "refresher/child_process.h"
 #include "refresher/sinks/claude_code_store.h"
+#include "shared/secure_file.h"
 
 #include <cerrno>
 #include <chrono>
@@ -86,18 +87,6 @@ std::string keychain_add_command(std::string_view user, std::string_view service
 namespace {
 
 constexpr std::chrono::seconds kSecurityTimeout{20};
-
-bool write_all(int fd, std::string_view content) {
-  while (!content.empty()) {
-    const ssize_t written = ::write(fd, content.data(), content.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    content.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return true;
-}
 
 bool has_control_byte(std::string_view text) {
   for (char c : text) {
