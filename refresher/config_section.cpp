@@ -144,6 +144,17 @@ bool ConfigSection::has(std::string_view key) {
   return find(key) != nullptr;
 }
 
+std::optional<bool> ConfigSection::get_bool(std::string_view key) {
+  const toml::node* node = find(key);
+  if (node == nullptr) return std::nullopt;
+  const auto* value = node->as_boolean();
+  if (value == nullptr) {
+    problem_at(key, fmt::format("expected true or false, got {}", describe_toml_type(*node)));
+    return std::nullopt;
+  }
+  return value->get();
+}
+
 std::optional<std::string> ConfigSection::get_string(std::string_view key,
                                                      std::string_view expected) {
   const toml::node* node = find(key);

@@ -3,14 +3,16 @@
 #include "refresher/backends/anthropic_oauth_backend.h"
 #include "refresher/backends/command_backend.h"
 #include "refresher/backends/static_backend.h"
+#include "refresher/backends/vault_backend.h"
 
 namespace ckh {
 namespace {
 
-constexpr std::array<BackendEntry, 3> kBackends{{
+constexpr std::array<BackendEntry, 4> kBackends{{
     {"static", &make_static_backend},
     {"command", &make_command_backend},
     {"anthropic-oauth", &make_anthropic_oauth_backend},
+    {"vault", &make_vault_backend},
 }};
 
 }  // namespace

@@ -61,6 +61,11 @@ case $name in
     libs+=(-lsimdjson)
     max_len=4096
     ;;
+  fuzz_vault_response)
+    sources+=("$src_dir"/refresher/vault/vault_response.cpp "$src_dir"/refresher/vault/vault_secret.cpp)
+    libs+=(-lsimdjson)
+    max_len=8192
+    ;;
   fuzz_config)
     sources+=("$src_dir"/refresher/config.cpp "$src_dir"/refresher/config_section.cpp
       "$src_dir"/refresher/duration.cpp "$src_dir"/refresher/child_process.cpp

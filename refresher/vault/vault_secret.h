@@ -1,0 +1,39 @@
+// P.secret of a `vault` profile: the Vault token the refresher holds (refresher-only state,
+// never read by the helper) and what it learned about the mount. Line format of
+// shared/kv_lines.h:
+//
+//   claude-key-helper-vault v1
+//   token: hvs.CAES...
+//   token_expires_at: 1795300000     (none: the token does not expire)
+//   token_ttl: 1200                  (seconds granted at the last login or renewal)
+//   renewable: yes
+//   auth: approle                    (how it was obtained: token, approle or kubernetes)
+//   kv_version: 2                    (0: not detected yet)
+//   end
+//
+// Guarantees: parse accepts exactly what serialize writes (ErrorClass::corrupt otherwise,
+// no content in the message). Callers: backends/vault_backend.cpp, the fuzzer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shared/error.h"
+
+namespace ckh {
+
+struct VaultSecret {
+  std::string token;
+  std::optional<std::int64_t> token_expires_at;
+  std::int64_t token_ttl = 0;
+  bool renewable = false;
+  std::string auth;  // token | approle | kubernetes
+  int kv_version = 0;
+};
+
+Result<VaultSecret> parse_vault_secret(std::string_view text);
+std::string serialize_vault_secret(const VaultSecret& secret);
+
+}  // namespace ckh
