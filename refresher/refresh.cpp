@@ -78,6 +78,11 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     return outcome;
   }
 
+  if (const std::size_t removed = remove_stale_temp_files(paths.dir); removed > 0) {
+    log_line(LogLevel::info, profile.name,
+             "removed " + to_decimal(static_cast<std::uint64_t>(removed)) +
+                 " temp file(s) left by a killed refresher");
+  }
   // Re-read under the lock: another process may have refreshed while we waited.
   auto read = read_record_file(paths.cred);
   if (!read) log_line(LogLevel::warning, profile.name, read.error().message + "; replacing it");

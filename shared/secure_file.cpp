@@ -1,6 +1,8 @@
 #include "shared/secure_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
@@ -77,6 +79,21 @@ Result<std::string> read_bounded(int fd, const std::string& path, std::size_t si
   }
   content.resize(used);
   return content;
+}
+
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_bytes) {
+  // O_NONBLOCK: a FIFO planted in the file's place must not hang the reader.
+  UniqueFd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
+  if (!file.valid()) {
+    const int error = errno;
+    if (error == ENOENT) return fail(ErrorClass::not_found, path + " does not exist");
+    return fail(ErrorClass::io, "cannot open " + path + ": " + os_reason(error));
+  }
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0)
+    return fail(ErrorClass::io, "cannot stat " + path + ": " + os_reason(errno));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorClass::unsafe, path + " is not a regular file");
+  return read_bounded(file.get(), path, static_cast<std::size_t>(st.st_size), max_bytes);
 }
 
 Result<std::string> read_private_file(const std::string& path, std::size_t max_bytes) {
@@ -168,6 +185,26 @@ Result<void> ensure_private_dir(const std::string& path) {
                 path + " is accessible by group or others; run: chmod 700 " + path);
   }
   return {};
+}
+
+std::size_t remove_stale_temp_files(const std::string& dir) {
+  DIR* handle = ::opendir(dir.c_str());
+  if (handle == nullptr) return 0;
+  std::size_t removed = 0;
+  while (const dirent* entry = ::readdir(handle)) {
+    const std::string_view name(entry->d_name);
+    const auto mark = name.rfind(".tmp.");
+    if (mark == std::string_view::npos) continue;
+    const std::string_view rest = name.substr(mark + 5);
+    const auto dot = rest.find('.');
+    if (dot == std::string_view::npos || !parse_u64(rest.substr(dot + 1))) continue;
+    const auto pid = parse_u64(rest.substr(0, dot));
+    if (!pid || *pid == 0 || *pid > 0x7fffffff) continue;
+    if (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno != ESRCH) continue;  // still running
+    if (::unlinkat(::dirfd(handle), entry->d_name, 0) == 0) ++removed;
+  }
+  ::closedir(handle);
+  return removed;
 }
 
 }  // namespace ckh

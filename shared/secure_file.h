@@ -30,11 +30,20 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
 
 Result<void> ensure_private_dir(const std::string& path);
 
+// Removes the temp files ("<name>.tmp.<pid>.<n>") that write_private_file_atomic left in
+// dir when its process was killed mid-write (they may hold secrets): only those whose pid
+// is no longer running. Returns how many it removed. Callers: the refresher, under P.lock.
+std::size_t remove_stale_temp_files(const std::string& dir);
+
 // Building blocks for readers and writers of other files (Claude Code's store, pipes):
 // write_all writes everything or returns false (EINTR retried); read_bounded reads an open
 // descriptor to its end, refusing (ErrorClass::corrupt) more than max_bytes; path only
 // names the file in messages; size_hint (e.g. st_size) sizes the first buffer.
 bool write_all(int fd, std::string_view content);
+// A file that is not ours to police (a Kubernetes service-account token is root's, 0644, and
+// a symlink; ~/.aws/config is 0644): follows links, refuses only what is not a regular file
+// (unsafe) or is larger than max_bytes (corrupt); a missing file is not_found.
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_bytes);
 Result<std::string> read_bounded(int fd, const std::string& path, std::size_t size_hint,
                                  std::size_t max_bytes);
 

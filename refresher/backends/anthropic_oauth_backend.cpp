@@ -27,11 +27,17 @@ bool usable(const ClaudeAiOauth& oauth) {
          oauth.expires_at_ms > 0;
 }
 
-// A family in Claude Code's store that is not ours and lives longer: Claude Code (or
-// another refresher) rotated after us, or the user logged in again there.
+// A family in Claude Code's store that someone else wrote after we last looked: Claude Code
+// (or another refresher) rotated, or the user logged in again there. Judged by identity,
+// not by time: a refresh in the same second gives the same expiry. A token there that is
+// neither ours nor the one we last saw there is new. Only when we never looked (no
+// fingerprint yet) does the expiry decide.
 bool store_is_newer(const ClaudeAiOauth& stored, const OAuthSecret& ours) {
-  return usable(stored) && stored.refresh_token != ours.refresh_token &&
-         stored.expires_at_ms / 1000 > ours.expires_at;
+  if (!usable(stored) || stored.refresh_token == ours.refresh_token) return false;
+  if (!ours.store_refresh_token_fp.empty()) {
+    return token_fingerprint(stored.refresh_token) != ours.store_refresh_token_fp;
+  }
+  return stored.expires_at_ms / 1000 >= ours.expires_at;
 }
 
 void adopt(OAuthSecret& secret, const ClaudeAiOauth& stored) {
@@ -45,6 +51,7 @@ void adopt(OAuthSecret& secret, const ClaudeAiOauth& stored) {
     secret.refresh_token_expires_at = *stored.refresh_token_expires_at_ms / 1000;
   }
   secret.pending_refresh_since.reset();  // whatever was in flight is superseded
+  secret.store_refresh_token_fp = token_fingerprint(stored.refresh_token);
 }
 
 // Our family as Claude Code stores it; fields we do not know keep the store's values.
@@ -88,6 +95,7 @@ class Refresh {
   Result<void> adopt_from_store(std::string_view why);
   Result<void> refresh_with_server(bool second_try);
   Result<void> update_store();
+  Result<void> write_store_entry();
   Error refused_error(const Error& error, const std::optional<std::int64_t>& interrupted_at) const;
 
   const AnthropicOAuthBackend& backend_;
@@ -111,6 +119,7 @@ Result<void> Refresh::open_store() {
   auto lock = ClaudeCodeLock::acquire(store_paths_.lock_dir, kClaudeCodeLockWait);
   if (!lock) return std::unexpected(lock.error());
   lock_.emplace(std::move(*lock));
+  now_ = context_.clock.unix_seconds();  // the wait for the lock may have been long
   return adopt_from_store("Claude Code's store holds a newer token family");
 }
 
@@ -153,11 +162,12 @@ Error Refresh::refused_error(const Error& error,
   Error out = error;
   out.kind = ErrorClass::permanent;
   if (interrupted_at) {
+    // Kept short: status shows at most 300 bytes and the login hint must survive.
     out.message =
-        "the refresh token was spent by an interrupted refresh: the refresher stopped "
-        "between the token server's answer and saving it (refresh sent at " +
-        format_utc(*interrupted_at, "%Y-%m-%dT%H:%M:%SZ") + "), and the server now refuses it (" +
-        error.message + "); " + login_hint(profile_);
+        "interrupted refresh: the refresher stopped between the token server's answer "
+        "and saving it (sent " +
+        format_utc(*interrupted_at, "%Y-%m-%dT%H:%M:%SZ") +
+        "); the spent refresh token is refused; " + login_hint(profile_);
   } else {
     out.message =
         error.message + "; the subscription login is no longer valid; " + login_hint(profile_);
@@ -171,8 +181,19 @@ Result<void> Refresh::refresh_with_server(bool second_try) {
   // old refresh token is refused.
   secret_.pending_refresh_since = now_;
   if (auto saved = persist(); !saved) return saved;
-  auto grant =
-      refresh_tokens(backend_.transport(), backend_.settings(), secret_.refresh_token, now_);
+  std::string salvaged;
+  auto grant = refresh_tokens(backend_.transport(), backend_.settings(), secret_.refresh_token,
+                              now_, &salvaged);
+  if (!grant && !salvaged.empty() && salvaged != secret_.refresh_token) {
+    // A 200 answer we cannot use, but it rotated the refresh token: keep the new one, or
+    // the family is lost. The access token we hold stays published until it expires.
+    secret_.refresh_token = salvaged;
+    secret_.pending_refresh_since.reset();
+    if (auto saved = persist(); !saved) return saved;
+    Error error = grant.error();
+    error.message += "; its new refresh token was saved, the next refresh uses it";
+    return std::unexpected(error);
+  }
   if (grant) {
     secret_ = apply_token_grant(std::move(secret_), *grant, now_);
     if (auto saved = persist(); !saved) {
@@ -215,6 +236,17 @@ Result<void> Refresh::refresh_with_server(bool second_try) {
 }
 
 Result<void> Refresh::update_store() {
+  if (auto written = write_store_entry(); !written) return written;
+  // The store holds our family now: remember which token that is (store_is_newer).
+  if (const std::string ours = token_fingerprint(secret_.refresh_token);
+      secret_.store_refresh_token_fp != ours) {
+    secret_.store_refresh_token_fp = ours;
+    return persist();
+  }
+  return {};
+}
+
+Result<void> Refresh::write_store_entry() {
   if (stored_ && same_family_state(*stored_, secret_)) return {};
   if (lock_ && !lock_->held()) {
     // Someone judged our lock stale and took it: writing now could overwrite a newer

@@ -1,6 +1,7 @@
 #include "refresher/backends/registry.h"
 
 #include "refresher/backends/anthropic_oauth_backend.h"
+#include "refresher/backends/aws_secretsmanager_backend.h"
 #include "refresher/backends/command_backend.h"
 #include "refresher/backends/static_backend.h"
 #include "refresher/backends/vault_backend.h"
@@ -8,11 +9,12 @@
 namespace ckh {
 namespace {
 
-constexpr std::array<BackendEntry, 4> kBackends{{
+constexpr std::array<BackendEntry, 5> kBackends{{
     {"static", &make_static_backend},
     {"command", &make_command_backend},
     {"anthropic-oauth", &make_anthropic_oauth_backend},
     {"vault", &make_vault_backend},
+    {"aws-secretsmanager", &make_aws_secretsmanager_backend},
 }};
 
 }  // namespace

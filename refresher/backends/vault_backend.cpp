@@ -26,21 +26,14 @@ std::string trimmed(std::string text) {
   return std::string(trim(text));
 }
 
-// Files that are not ours to police (a Kubernetes service-account token is 0644, root's):
-// read them bounded, refusing only what is not a regular file.
+// Files that are not ours to police (a Kubernetes service-account token, a role_id).
 Result<std::string> read_public_file(const std::string& path) {
-  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (!file.valid()) {
-    return fail(errno == ENOENT ? ErrorClass::config : ErrorClass::io,
-                "cannot read " + path + ": " + std::string(std::strerror(errno)));
+  auto text = read_regular_file(path, kMaxSmallFileBytes);
+  if (!text) {
+    Error error = text.error();
+    if (error.kind == ErrorClass::not_found) error.kind = ErrorClass::config;
+    return std::unexpected(error);
   }
-  struct stat st {};
-  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return fail(ErrorClass::unsafe, path + " is not a regular file");
-  }
-  auto text =
-      read_bounded(file.get(), path, static_cast<std::size_t>(st.st_size), kMaxSmallFileBytes);
-  if (!text) return std::unexpected(text.error());
   return trimmed(std::move(*text));
 }
 

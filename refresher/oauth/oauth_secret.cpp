@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kMagic = "claude-key-helper-oauth";
 constexpr unsigned kVersion = 1;
-constexpr std::array<std::string_view, 10> kKeys = {
+constexpr std::array<std::string_view, 11> kKeys = {
     "refresh_token",          "access_token",         "expires_at",    "scopes",
     "subscription_type",      "rate_limit_tier",      "account_email", "refresh_token_expires_at",
     "owns_claude_code_store", "pending_refresh_since"};
@@ -87,6 +87,11 @@ Result<OAuthSecret> parse_oauth_secret(std::string_view text) {
   secret.subscription_type = std::string(l[4].value);
   secret.rate_limit_tier = std::string(l[5].value);
   secret.account_email = std::string(l[6].value);
+  secret.store_refresh_token_fp = std::string(l[10].value);
+  if (!secret.store_refresh_token_fp.empty() &&
+      !is_printable_token(secret.store_refresh_token_fp)) {
+    return fail(ErrorClass::corrupt, "has a malformed store fingerprint");
+  }
   if (l[8].value == "yes") {
     secret.owns_claude_code_store = true;
   } else if (l[8].value != "no") {
@@ -106,7 +111,7 @@ std::string serialize_oauth_secret(const OAuthSecret& secret) {
   const std::string subscription = clean(secret.subscription_type);
   const std::string tier = clean(secret.rate_limit_tier);
   const std::string email = clean(secret.account_email);
-  const std::array<KvLine, 10> lines = {
+  const std::array<KvLine, 11> lines = {
       KvLine{kKeys[0], secret.refresh_token},
       KvLine{kKeys[1], secret.access_token},
       KvLine{kKeys[2], expires_at},
@@ -116,7 +121,8 @@ std::string serialize_oauth_secret(const OAuthSecret& secret) {
       KvLine{kKeys[6], email},
       KvLine{kKeys[7], refresh_expires},
       KvLine{kKeys[8], secret.owns_claude_code_store ? "yes" : "no"},
-      KvLine{kKeys[9], pending}};
+      KvLine{kKeys[9], pending},
+      KvLine{kKeys[10], secret.store_refresh_token_fp}};
   return write_kv_lines(kMagic, kVersion, lines);
 }
 

@@ -14,6 +14,8 @@
 //   owns_claude_code_store: yes     (import-claude-code took the family over: the sink is on)
 //   pending_refresh_since: none     (a refresh request was sent at this time and its answer
 //                                    is not saved yet: set before sending, cleared after)
+//   store_refresh_token_fp: 3f2a...  (fingerprint of the refresh token last seen in, or
+//                                    written to, Claude Code's store; empty: none yet)
 //   end
 //
 // Guarantees: parse_oauth_secret accepts exactly what serialize_oauth_secret writes and
@@ -42,6 +44,10 @@ struct OAuthSecret {
   std::optional<std::int64_t> refresh_token_expires_at;
   bool owns_claude_code_store = false;
   std::optional<std::int64_t> pending_refresh_since;
+  // Which family Claude Code's store held when we last looked: a different token there
+  // that is not this one was written by someone else after us (adopt it); this one is
+  // ours, superseded (overwrite it).
+  std::string store_refresh_token_fp;
 };
 
 Result<OAuthSecret> parse_oauth_secret(std::string_view text);

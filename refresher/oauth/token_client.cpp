@@ -11,7 +11,7 @@ constexpr std::size_t kMaxTokenResponseBytes = 64 * 1024;
 Result<TokenGrant> post_token_request(HttpTransport& transport,
                                       const AnthropicOAuthSettings& settings, std::string body,
                                       std::initializer_list<std::string_view> secrets,
-                                      std::int64_t now) {
+                                      std::int64_t now, std::string* salvaged) {
   HttpRequest request;
   request.method = "POST";
   request.url = settings.token_url;
@@ -30,7 +30,12 @@ Result<TokenGrant> post_token_request(HttpTransport& transport,
   if (!response) return std::unexpected(scrub(response.error()));
   if (response->status == 200) {
     auto grant = parse_token_grant(response->body);
-    if (!grant) return std::unexpected(scrub(grant.error()));
+    if (!grant) {
+      if (salvaged != nullptr) {
+        if (auto rotated = salvage_refresh_token(response->body)) *salvaged = *rotated;
+      }
+      return std::unexpected(scrub(grant.error()));
+    }
     return grant;
   }
   return std::unexpected(
@@ -61,13 +66,14 @@ std::string refresh_grant_body(const AnthropicOAuthSettings& settings,
 Result<TokenGrant> exchange_code(HttpTransport& transport, const AnthropicOAuthSettings& settings,
                                  const CodeExchange& exchange, std::int64_t now) {
   return post_token_request(transport, settings, code_grant_body(settings, exchange),
-                            {exchange.code, exchange.verifier, exchange.state}, now);
+                            {exchange.code, exchange.verifier, exchange.state}, now, nullptr);
 }
 
 Result<TokenGrant> refresh_tokens(HttpTransport& transport, const AnthropicOAuthSettings& settings,
-                                  std::string_view refresh_token, std::int64_t now) {
+                                  std::string_view refresh_token, std::int64_t now,
+                                  std::string* salvaged) {
   return post_token_request(transport, settings, refresh_grant_body(settings, refresh_token),
-                            {refresh_token}, now);
+                            {refresh_token}, now, salvaged);
 }
 
 }  // namespace ckh

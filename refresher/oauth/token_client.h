@@ -33,7 +33,10 @@ std::string refresh_grant_body(const AnthropicOAuthSettings& settings,
 
 Result<TokenGrant> exchange_code(HttpTransport& transport, const AnthropicOAuthSettings& settings,
                                  const CodeExchange& exchange, std::int64_t now);
+// salvaged (optional): set to the refresh token of a 200 answer that is otherwise unusable
+// (no access token or expires_in), so that the caller keeps the rotated token.
 Result<TokenGrant> refresh_tokens(HttpTransport& transport, const AnthropicOAuthSettings& settings,
-                                  std::string_view refresh_token, std::int64_t now);
+                                  std::string_view refresh_token, std::int64_t now,
+                                  std::string* salvaged = nullptr);
 
 }  // namespace ckh

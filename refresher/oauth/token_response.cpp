@@ -113,6 +113,19 @@ Result<TokenGrant> parse_token_grant(std::string_view body) {
   return grant;
 }
 
+std::optional<std::string> salvage_refresh_token(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::object object;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      doc.get(object) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  const auto refresh = string_field(object, "refresh_token");
+  if (!refresh || refresh->empty() || !is_printable_token(*refresh)) return std::nullopt;
+  return std::string(*refresh);
+}
+
 std::optional<TokenErrorBody> parse_token_error(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;

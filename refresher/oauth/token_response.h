@@ -36,6 +36,11 @@ struct TokenGrant {
 
 Result<TokenGrant> parse_token_grant(std::string_view body);
 
+// The refresh_token of a body parse_token_grant refused (a 200 answer without a usable
+// access token or expires_in): the server may have rotated, and the new token must not be
+// lost. None when there is no printable refresh_token.
+std::optional<std::string> salvage_refresh_token(std::string_view body);
+
 struct TokenErrorBody {
   std::string error;        // "invalid_grant", "invalid_request_error", ...
   std::string description;  // cut to one short line

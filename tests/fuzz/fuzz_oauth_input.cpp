@@ -28,7 +28,8 @@ bool same(const ckh::OAuthSecret& a, const ckh::OAuthSecret& b) {
          a.account_email == b.account_email &&
          a.refresh_token_expires_at == b.refresh_token_expires_at &&
          a.owns_claude_code_store == b.owns_claude_code_store &&
-         a.pending_refresh_since == b.pending_refresh_since;
+         a.pending_refresh_since == b.pending_refresh_since &&
+         a.store_refresh_token_fp == b.store_refresh_token_fp;
 }
 
 }  // namespace

@@ -66,6 +66,13 @@ case $name in
     libs+=(-lsimdjson)
     max_len=8192
     ;;
+  fuzz_aws_input)
+    sources+=("$src_dir"/refresher/aws/aws_ini.cpp "$src_dir"/refresher/aws/aws_responses.cpp
+      "$src_dir"/refresher/aws/aws_credentials.cpp "$src_dir"/refresher/aws/sigv4.cpp
+      "$src_dir"/refresher/child_process.cpp "$src_dir"/refresher/http/transport.cpp)
+    libs+=(-lsimdjson -lcrypto -lfmt)
+    max_len=8192
+    ;;
   fuzz_config)
     sources+=("$src_dir"/refresher/config.cpp "$src_dir"/refresher/config_section.cpp
       "$src_dir"/refresher/duration.cpp "$src_dir"/refresher/child_process.cpp
