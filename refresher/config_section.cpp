@@ -302,4 +302,22 @@ void ConfigSection::report_unknown_keys() {
   }
 }
 
+bool ConfigSection::take_duration(std::string_view key, std::chrono::milliseconds min,
+                                  std::chrono::milliseconds max, std::chrono::milliseconds& into) {
+  if (auto value = get_duration(key, min, max)) {
+    into = *value;
+    return true;
+  }
+  return !has(key);
+}
+
+bool ConfigSection::take_duration_seconds(std::string_view key, std::chrono::seconds min,
+                                          std::chrono::seconds max, std::chrono::seconds& into) {
+  if (auto value = get_duration_seconds(key, min, max)) {
+    into = *value;
+    return true;
+  }
+  return !has(key);
+}
+
 }  // namespace ckh

@@ -81,6 +81,14 @@ class ConfigSection {
                                                            std::chrono::seconds min,
                                                            std::chrono::seconds max);
 
+  // The getters above for optional keys with a default already in `into`: true when the key
+  // is absent (into unchanged) or valid (into set); false when it is present and wrong (the
+  // problem is recorded). For backends' many optional settings.
+  bool take_duration(std::string_view key, std::chrono::milliseconds min,
+                     std::chrono::milliseconds max, std::chrono::milliseconds& into);
+  bool take_duration_seconds(std::string_view key, std::chrono::seconds min,
+                             std::chrono::seconds max, std::chrono::seconds& into);
+
   // "[profile.P.static]: <message>" at the header ("missing section ...: " when absent).
   void problem(std::string_view message);
   // "'key' in [profile.P.static]: <message>" at the key's value.

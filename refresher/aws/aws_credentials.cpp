@@ -196,7 +196,10 @@ Result<ResolvedCredentials> from_container(const AwsChainInput& input, bool& con
   if (response->status != 200) {
     return fail(response->status >= 500 ? ErrorClass::transient : ErrorClass::permanent,
                 "container credentials endpoint " + url_host(url) + " answered " +
-                    to_decimal(static_cast<std::int64_t>(response->status)));
+                    to_decimal(static_cast<std::int64_t>(response->status)) +
+                    (response->status == 401 || response->status == 403
+                         ? "; check AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)"
+                         : ""));
   }
   auto parsed = parse_credentials_json(response->body, false);
   if (!parsed) return std::unexpected(parsed.error());

@@ -415,12 +415,8 @@ std::unique_ptr<Backend> make_anthropic_oauth_backend(ConfigSection& section,
   } else if (section.has("user_agent")) {
     ok = false;
   }
-  if (auto timeout = section.get_duration("timeout", std::chrono::milliseconds(1000),
-                                          std::chrono::milliseconds(300'000))) {
-    settings.timeout = *timeout;
-  } else if (section.has("timeout")) {
-    ok = false;
-  }
+  ok &= section.take_duration("timeout", std::chrono::milliseconds(1000),
+                              std::chrono::milliseconds(300'000), settings.timeout);
   if (!ok) return nullptr;
   return std::make_unique<AnthropicOAuthBackend>(std::move(settings),
                                                  std::make_shared<CurlTransport>(),

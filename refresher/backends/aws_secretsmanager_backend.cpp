@@ -42,6 +42,10 @@ std::string skew_note(const HttpResponse& response, std::int64_t now) {
     return "the local clock may be off; check NTP";
   }
   const std::int64_t server = static_cast<std::int64_t>(::timegm(&parts));
+  // AWS allows about 5 minutes; a smaller offset is not what it refused.
+  if ((now > server ? now - server : server - now) < 240) {
+    return "the local clock may be off; check NTP";
+  }
   return "the local clock is " +
          to_decimal(static_cast<std::int64_t>(now > server ? now - server : server - now)) + " s " +
          (now > server ? "ahead of" : "behind") + " AWS; fix the time (NTP)";
@@ -125,9 +129,10 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
     const std::string said = error.type.empty()
                                  ? "HTTP " + to_decimal(static_cast<std::int64_t>(response->status))
                                  : error.type + (error.message.empty() ? "" : ": " + error.message);
+    // The advice first and AWS's own words cut short: status keeps 300 bytes.
     auto permanent = [&](std::string advice) {
-      return fail(ErrorClass::permanent,
-                  "Secrets Manager refused " + secret + " (" + said + "); " + advice);
+      return fail(ErrorClass::permanent, "Secrets Manager refused " + secret + ": " + advice +
+                                             " (" + one_line(said, 120) + ")");
     };
     const bool time_refused = error.type == "RequestExpired" ||
                               error.type == "SignatureDoesNotMatch" ||
@@ -241,18 +246,10 @@ std::unique_ptr<Backend> make_aws_secretsmanager_backend(ConfigSection& section,
                        "expected an https:// URL (http:// only to 127.0.0.1 or localhost)");
     ok = false;
   }
-  if (auto ttl = section.get_duration_seconds("ttl", std::chrono::seconds(10),
-                                              std::chrono::seconds(90LL * 24 * 3600))) {
-    settings.ttl = *ttl;
-  } else if (section.has("ttl")) {
-    ok = false;
-  }
-  if (auto timeout = section.get_duration("timeout", std::chrono::milliseconds(1000),
-                                          std::chrono::milliseconds(300'000))) {
-    settings.timeout = *timeout;
-  } else if (section.has("timeout")) {
-    ok = false;
-  }
+  ok &= section.take_duration_seconds("ttl", std::chrono::seconds(10),
+                                      std::chrono::seconds(90LL * 24 * 3600), settings.ttl);
+  ok &= section.take_duration("timeout", std::chrono::milliseconds(1000),
+                              std::chrono::milliseconds(300'000), settings.timeout);
   if (!ok) return nullptr;
   return std::make_unique<AwsSecretsManagerBackend>(std::move(settings),
                                                     std::make_shared<CurlTransport>(),

@@ -569,18 +569,10 @@ std::unique_ptr<Backend> make_vault_backend(ConfigSection& section, const Backen
     section.problem("auth = \"kubernetes\" needs kubernetes_role");
     ok = false;
   }
-  if (auto ttl = section.get_duration_seconds("ttl", std::chrono::seconds(10),
-                                              std::chrono::seconds(90LL * 24 * 3600))) {
-    settings.ttl = *ttl;
-  } else if (section.has("ttl")) {
-    ok = false;
-  }
-  if (auto timeout = section.get_duration("timeout", std::chrono::milliseconds(1000),
-                                          std::chrono::milliseconds(300'000))) {
-    settings.timeout = *timeout;
-  } else if (section.has("timeout")) {
-    ok = false;
-  }
+  ok &= section.take_duration_seconds("ttl", std::chrono::seconds(10),
+                                      std::chrono::seconds(90LL * 24 * 3600), settings.ttl);
+  ok &= section.take_duration("timeout", std::chrono::milliseconds(1000),
+                              std::chrono::milliseconds(300'000), settings.timeout);
   (void)label;
   if (!ok) return nullptr;
   return std::make_unique<VaultBackend>(std::move(settings), std::make_shared<CurlTransport>(),
