@@ -85,6 +85,8 @@ class VaultSession {
   Result<int> kv_version();
   Result<FetchResult> read_secret(bool may_relogin);
   std::string where() const { return settings_.mount + "/" + settings_.path; }
+  // "field 'api_key' of secret/claude/api": what the messages about a read name.
+  std::string what() const { return "field '" + settings_.field + "' of " + where(); }
 
   const VaultBackend& backend_;
   const VaultSettings& settings_;
@@ -264,7 +266,9 @@ Result<void> VaultSession::ensure_token() {
   }
   if (!secret_.token_expires_at) return {};  // does not expire
   const std::int64_t left = *secret_.token_expires_at - now_;
-  if (left <= kTokenExpiryMargin) {
+  // Too close to expiry to use: 10 s, or a tenth of a short token's life.
+  const std::int64_t margin = std::min<std::int64_t>(kTokenExpiryMargin, secret_.token_ttl / 10);
+  if (left <= margin) {
     if (login_method) return login();
     return fail(ErrorClass::permanent,
                 "the Vault token has expired; run `vault login` or set a new token");
@@ -309,14 +313,13 @@ Result<FetchResult> VaultSession::read_secret(bool may_relogin) {
   if (*version == 2 && settings_.version) api_path += "?version=" + to_decimal(*settings_.version);
   auto response = call("GET", api_path, "", true);
   if (!response) return std::unexpected(response.error());
-  const std::string what = "field '" + settings_.field + "' of " + where();
   if (response->status == 403) {
     if (may_relogin && settings_.auth != "token") {
       // Revoked or expired behind our back: one fresh login, then judge.
       if (auto relogged = login(); !relogged) return std::unexpected(relogged.error());
       return read_secret(false);
     }
-    Error error = failure(*response, "reading " + where());
+    Error error = failure(*response, "reading " + what());
     error.kind = ErrorClass::permanent;
     error.message += "; the token's policy needs read on " + api_path.substr(0, api_path.find('?'));
     return std::unexpected(error);
@@ -325,27 +328,26 @@ Result<FetchResult> VaultSession::read_secret(bool may_relogin) {
     auto read = parse_kv_read(response->body, *version, settings_.field);
     if (read && read->state == KvVersionState::soft_deleted) {
       return fail(ErrorClass::permanent,
-                  "version " + to_decimal(read->version) + " of " + where() +
+                  what() + ": version " + to_decimal(read->version) +
                       " is deleted (soft delete at " + read->deletion_time +
                       "); undelete it (vault kv undelete) or write a new version");
     }
     if (read && read->state == KvVersionState::destroyed) {
-      return fail(ErrorClass::permanent, "version " + to_decimal(read->version) + " of " + where() +
+      return fail(ErrorClass::permanent, what() + ": version " + to_decimal(read->version) +
                                              " is destroyed; write a new version");
     }
-    return fail(ErrorClass::permanent, "no secret at " + where() + " (Vault answered 404" +
-                                           (*version == 2 ? ", KV v2" : ", KV v1") +
-                                           "); check mount and path");
+    return fail(ErrorClass::permanent,
+                what() + ": no secret at " + where() + " (Vault answered 404" +
+                    (*version == 2 ? ", KV v2" : ", KV v1") + "); check mount and path");
   }
-  if (response->status != 200) return std::unexpected(failure(*response, "reading " + where()));
+  if (response->status != 200) return std::unexpected(failure(*response, "reading " + what()));
   auto read = parse_kv_read(response->body, *version, settings_.field);
   if (!read) return std::unexpected(read.error());
   if (read->state == KvVersionState::soft_deleted || read->state == KvVersionState::destroyed) {
-    return fail(ErrorClass::permanent,
-                "the version read of " + where() + " is deleted or destroyed");
+    return fail(ErrorClass::permanent, what() + ": the version read is deleted or destroyed");
   }
   if (read->field_not_string) {
-    return fail(ErrorClass::permanent, what + " is not a string; store the key as a string");
+    return fail(ErrorClass::permanent, what() + " is not a string; store the key as a string");
   }
   if (!read->value) {
     std::string fields;
