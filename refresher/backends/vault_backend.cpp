@@ -243,7 +243,10 @@ Result<void> VaultSession::adopt_external_token() {
   if (response->status != 200) {
     Error error = failure(*response, "looking up the Vault token");
     if (response->status == 403) {
-      error.message += "; the token is invalid or expired: run `vault login` or set a new one";
+      error.message += settings_.namespace_.empty()
+                           ? "; the token is invalid or expired: run `vault login` or set a new one"
+                           : "; the token is invalid, expired, or not of namespace " +
+                                 settings_.namespace_ + ": run `vault login` or check namespace";
     }
     return std::unexpected(error);
   }
@@ -251,7 +254,7 @@ Result<void> VaultSession::adopt_external_token() {
   if (!info) return std::unexpected(info.error());
   secret_.token_ttl = info->ttl;
   secret_.renewable = info->renewable;
-  secret_.token_expires_at = info->ttl > 0 ? std::optional(now_ + info->ttl) : std::nullopt;
+  secret_.token_expires_at = info->never_expires ? std::nullopt : std::optional(now_ + info->ttl);
   return {};
 }
 
@@ -266,6 +269,16 @@ Result<void> VaultSession::ensure_token() {
   }
   if (!secret_.token_expires_at) return {};  // does not expire
   const std::int64_t left = *secret_.token_expires_at - now_;
+  // Renew while it still works: once half its TTL is gone, or when it is close to expiry
+  // (whole-second TTLs make "half" unreachable for a 2-second token).
+  if (secret_.renewable && left > 0 &&
+      (left * 2 <= secret_.token_ttl || left <= kTokenExpiryMargin)) {
+    auto renewed = renew();
+    if (renewed) return {};
+    log_line(LogLevel::warning, backend_.profile(),
+             "could not renew the Vault token: " + renewed.error().message);
+    if (login_method) return login();
+  }
   // Too close to expiry to use: 10 s, or a tenth of a short token's life.
   const std::int64_t margin = std::min<std::int64_t>(kTokenExpiryMargin, secret_.token_ttl / 10);
   if (left <= margin) {
@@ -273,14 +286,7 @@ Result<void> VaultSession::ensure_token() {
     return fail(ErrorClass::permanent,
                 "the Vault token has expired; run `vault login` or set a new token");
   }
-  if (secret_.renewable && left * 2 < secret_.token_ttl) {
-    if (auto renewed = renew(); !renewed) {
-      log_line(LogLevel::warning, backend_.profile(),
-               "could not renew the Vault token: " + renewed.error().message);
-      if (login_method) return login();
-      // A token we cannot renew still works until it expires.
-    }
-  }
+  // A token we could not renew still works until it expires.
   return {};
 }
 

@@ -143,6 +143,10 @@ Result<VaultTokenInfo> parse_token_lookup(std::string_view body) {
   }
   VaultTokenInfo info;
   info.ttl = integer_or_zero(data, "ttl");
+  element expire_time;
+  const bool has_expire_time =
+      data["expire_time"].get(expire_time) == simdjson::SUCCESS && !expire_time.is_null();
+  info.never_expires = info.ttl == 0 && !has_expire_time;
   bool renewable = false;
   if (data["renewable"].get(renewable) == simdjson::SUCCESS) info.renewable = renewable;
   return info;

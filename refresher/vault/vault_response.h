@@ -46,9 +46,12 @@ struct KvRead {
 // body is not such an answer.
 Result<KvRead> parse_kv_read(std::string_view body, int kv_version, std::string_view field);
 
-// auth/token/lookup-self: .data.ttl (seconds left, 0: never expires) and .data.renewable.
+// auth/token/lookup-self: .data.ttl (seconds left) and .data.renewable. A token that never
+// expires has expire_time null (ttl 0); a ttl of 0 with an expire_time means it is about to
+// expire, not that it never will.
 struct VaultTokenInfo {
   std::int64_t ttl = 0;
+  bool never_expires = false;
   bool renewable = false;
 };
 Result<VaultTokenInfo> parse_token_lookup(std::string_view body);
