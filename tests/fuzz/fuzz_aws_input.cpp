@@ -5,7 +5,8 @@
 // __builtin_trap):
 // 1. No parser crashes, leaks or trips a sanitizer on any bytes.
 // 2. parse_aws_ini never fails; section names and keys are non-empty and trimmed.
-// 3. Accepted credentials have printable, non-empty key id and secret; messages are one line.
+// 3. Accepted credentials have printable, non-empty key id and secret; messages are one line;
+//    an error type has no ":uri" suffix.
 // 4. An accepted ISO 8601 time formats back (UTC) to the same second.
 #include <cstddef>
 #include <cstdint>
@@ -42,9 +43,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CKH_FUZZ_CHECK(value->secret_string || value->has_binary, "a secret value with nothing in it");
   }
   const ckh::AwsError error = ckh::parse_aws_error(text, "");
-  CKH_FUZZ_CHECK(
-      error.message.find('\n') == std::string::npos && error.type.find('#') == std::string::npos,
-      "an error type with a namespace, or a multi-line message");
+  // awsJson1_1: the type is what follows the first '#' and precedes the first ':' (a later
+  // '#' stays, as the rule says).
+  CKH_FUZZ_CHECK(error.message.find('\n') == std::string::npos &&
+                     error.type.find(':') == std::string::npos &&
+                     error.type.find('\n') == std::string::npos,
+                 "an error type with a ':' suffix, or a multi-line type or message");
   if (auto key = ckh::secret_json_key(text, "api_key"); !key) {
     CKH_FUZZ_CHECK(key.error().message.find('\n') == std::string::npos, "multi-line message");
   }
