@@ -74,14 +74,16 @@ case $name in
     max_len=8192
     ;;
   fuzz_config)
-    sources+=("$src_dir"/refresher/config.cpp "$src_dir"/refresher/config_section.cpp
-      "$src_dir"/refresher/duration.cpp "$src_dir"/refresher/child_process.cpp
-      "$src_dir"/refresher/clock.cpp "$src_dir"/refresher/backends/*.cpp)
+    # The backends' factories pull in most of the refresher (transport, OAuth, sinks, Vault,
+    # AWS): link all of it but main().
+    for f in "$src_dir"/refresher/*.cpp "$src_dir"/refresher/*/*.cpp; do
+      [[ $f == "$src_dir/refresher/main.cpp" ]] || sources+=("$f")
+    done
     # The toml++ the refresher ships with: Debian's shared library (what links in the product).
     # Header-only mode would also fuzz toml++'s internals, whose debug assertions fire on
     # inputs as small as "[<" (upstream marzer/tomlplusplus#294, fixed by #301).
     toml_mode=(-DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1)
-    libs+=(-ltomlplusplus -lfmt)
+    libs+=(-ltomlplusplus -lfmt -lsimdjson -lcurl -lssl -lcrypto -pthread)
     max_len=8192
     ;;
 esac
