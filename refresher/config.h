@@ -62,6 +62,9 @@ struct ConfigProblem {
 // Environment access is injected so tests need not change the process environment.
 using EnvLookup = std::optional<std::string> (*)(const char* name);
 std::optional<std::string> process_env(const char* name);
+// The variable's value when env is set and the variable is set and not empty (VAULT_ADDR="" is
+// as good as unset, as for the tools whose conventions the backends follow).
+std::optional<std::string> env_nonempty(EnvLookup env, const char* name);
 
 // Either a config, or every problem found (never an empty list).
 std::expected<Config, std::vector<ConfigProblem>> load_config(const std::string& path,

@@ -13,21 +13,14 @@ namespace {
 constexpr std::size_t kMaxFileBytes = 1024 * 1024;
 constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
 
-std::optional<std::string> env_value(EnvLookup env, const char* name) {
-  if (env == nullptr) return std::nullopt;
-  auto value = env(name);
-  if (!value || value->empty()) return std::nullopt;
-  return value;
-}
-
 std::string home_file(EnvLookup env, const char* override_name, const char* default_rel) {
-  if (auto path = env_value(env, override_name)) {
+  if (auto path = env_nonempty(env, override_name)) {
     if (path->starts_with("~/")) {
-      if (auto home = env_value(env, "HOME")) return *home + path->substr(1);
+      if (auto home = env_nonempty(env, "HOME")) return *home + path->substr(1);
     }
     return *path;
   }
-  auto home = env_value(env, "HOME");
+  auto home = env_nonempty(env, "HOME");
   return home ? *home + default_rel : std::string();
 }
 
@@ -161,8 +154,8 @@ bool container_host_allowed(std::string_view url) {
 }
 
 Result<ResolvedCredentials> from_container(const AwsChainInput& input, bool& configured) {
-  const auto relative = env_value(input.env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-  const auto full = env_value(input.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  const auto relative = env_nonempty(input.env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  const auto full = env_nonempty(input.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
   configured = relative || full;
   if (!configured) return ResolvedCredentials{};
   const std::string url = relative ? "http://169.254.170.2" + *relative : *full;
@@ -177,14 +170,14 @@ Result<ResolvedCredentials> from_container(const AwsChainInput& input, bool& con
   request.timeout = std::min(input.timeout, std::chrono::milliseconds(5'000));
   request.connect_timeout = std::chrono::milliseconds(2'000);
   request.max_response_bytes = kMaxAnswerBytes;
-  if (auto file = env_value(input.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
+  if (auto file = env_nonempty(input.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
     auto token = read_regular_file(*file, kMaxAnswerBytes);
     if (!token) {
       return fail(ErrorClass::config,
                   "cannot read the container authorization token: " + token.error().message);
     }
     request.headers.emplace_back("Authorization", std::string(trim(*token)));
-  } else if (auto token = env_value(input.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+  } else if (auto token = env_nonempty(input.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
     request.headers.emplace_back("Authorization", *token);
   }
   auto response = input.transport.send(request);
@@ -207,8 +200,8 @@ Result<ResolvedCredentials> from_container(const AwsChainInput& input, bool& con
 }
 
 Result<ResolvedCredentials> from_imds(const AwsChainInput& input) {
-  std::string endpoint =
-      env_value(input.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or("http://169.254.169.254");
+  std::string endpoint = env_nonempty(input.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                             .value_or("http://169.254.169.254");
   while (endpoint.ends_with("/")) endpoint.pop_back();
   auto call = [&](std::string method, std::string path,
                   std::vector<std::pair<std::string, std::string>> headers) {
@@ -272,7 +265,7 @@ Result<ResolvedCredentials> from_imds(const AwsChainInput& input) {
 
 std::string aws_profile_name(EnvLookup env, const std::string& configured) {
   if (!configured.empty()) return configured;
-  return env_value(env, "AWS_PROFILE").value_or("default");
+  return env_nonempty(env, "AWS_PROFILE").value_or("default");
 }
 
 std::optional<std::string> aws_profile_region(EnvLookup env, const std::string& profile) {
@@ -321,13 +314,13 @@ std::optional<std::vector<std::string>> split_command_line(std::string_view line
 }
 
 Result<ResolvedCredentials> resolve_aws_credentials(const AwsChainInput& input) {
-  const auto key = env_value(input.env, "AWS_ACCESS_KEY_ID");
-  const auto secret = env_value(input.env, "AWS_SECRET_ACCESS_KEY");
+  const auto key = env_nonempty(input.env, "AWS_ACCESS_KEY_ID");
+  const auto secret = env_nonempty(input.env, "AWS_SECRET_ACCESS_KEY");
   if (key && secret) {
     TemporaryCredentials value;
     value.credentials.access_key_id = *key;
     value.credentials.secret_access_key = *secret;
-    value.credentials.session_token = env_value(input.env, "AWS_SESSION_TOKEN").value_or("");
+    value.credentials.session_token = env_nonempty(input.env, "AWS_SESSION_TOKEN").value_or("");
     return ResolvedCredentials{value, "environment"};
   }
   if (key || secret) {
@@ -335,7 +328,7 @@ Result<ResolvedCredentials> resolve_aws_credentials(const AwsChainInput& input) 
                 std::string(key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") + " is set but " +
                     (key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") + " is not");
   }
-  const bool explicit_profile = !input.profile.empty() || env_value(input.env, "AWS_PROFILE");
+  const bool explicit_profile = !input.profile.empty() || env_nonempty(input.env, "AWS_PROFILE");
   const std::string profile = aws_profile_name(input.env, input.profile);
   bool found = false;
   auto shared = from_shared_files(input, profile, explicit_profile, found);
@@ -343,7 +336,7 @@ Result<ResolvedCredentials> resolve_aws_credentials(const AwsChainInput& input) 
   bool container = false;
   auto from_agent = from_container(input, container);
   if (!from_agent || container) return from_agent;
-  if (auto disabled = env_value(input.env, "AWS_EC2_METADATA_DISABLED");
+  if (auto disabled = env_nonempty(input.env, "AWS_EC2_METADATA_DISABLED");
       disabled && (*disabled == "true" || *disabled == "TRUE" || *disabled == "True")) {
     return fail(ErrorClass::config,
                 "no AWS credentials found (environment, profile " + profile +

@@ -15,13 +15,6 @@ namespace {
 constexpr std::int64_t kRefreshBeforeExpiration = 300;  // SDKs: new IMDS keys appear 5 min early
 constexpr std::size_t kMaxResponseBytes = 256 * 1024;   // SecretString is at most 64 KiB
 
-std::optional<std::string> env_value(EnvLookup env, const char* name) {
-  if (env == nullptr) return std::nullopt;
-  auto value = env(name);
-  if (!value || value->empty()) return std::nullopt;
-  return value;
-}
-
 // "https://host:port/path" -> "host:port" for the Host header (what curl sends).
 std::string host_header(std::string_view url) {
   auto scheme = url.find("://");
@@ -69,8 +62,8 @@ Result<ResolvedCredentials> AwsSecretsManagerBackend::credentials(std::int64_t n
 Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context) {
   const std::int64_t now = context.clock.unix_seconds();
   std::string region = settings_.region;
-  if (region.empty()) region = env_value(env_, "AWS_REGION").value_or("");
-  if (region.empty()) region = env_value(env_, "AWS_DEFAULT_REGION").value_or("");
+  if (region.empty()) region = env_nonempty(env_, "AWS_REGION").value_or("");
+  if (region.empty()) region = env_nonempty(env_, "AWS_DEFAULT_REGION").value_or("");
   if (region.empty()) {
     region = aws_profile_region(env_, aws_profile_name(env_, settings_.aws_profile)).value_or("");
   }
@@ -80,8 +73,9 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
                     ".aws-secretsmanager], AWS_REGION, or the profile's region");
   }
   std::string endpoint = settings_.endpoint;
-  if (endpoint.empty()) endpoint = env_value(env_, "AWS_ENDPOINT_URL_SECRETS_MANAGER").value_or("");
-  if (endpoint.empty()) endpoint = env_value(env_, "AWS_ENDPOINT_URL").value_or("");
+  if (endpoint.empty())
+    endpoint = env_nonempty(env_, "AWS_ENDPOINT_URL_SECRETS_MANAGER").value_or("");
+  if (endpoint.empty()) endpoint = env_nonempty(env_, "AWS_ENDPOINT_URL").value_or("");
   if (endpoint.empty()) endpoint = "https://secretsmanager." + region + ".amazonaws.com";
   while (endpoint.ends_with("/")) endpoint.pop_back();
 

@@ -395,13 +395,6 @@ Result<FetchResult> VaultSession::run() {
   return result;
 }
 
-std::optional<std::string> env_or(EnvLookup env, const char* name) {
-  if (env == nullptr) return std::nullopt;
-  auto value = env(name);
-  if (!value || value->empty()) return std::nullopt;
-  return value;
-}
-
 // "~/x" -> "$HOME/x"; absolute paths as they are; anything else a problem.
 std::optional<std::string> read_path(ConfigSection& section, std::string_view key, EnvLookup env,
                                      bool& ok) {
@@ -412,7 +405,7 @@ std::optional<std::string> read_path(ConfigSection& section, std::string_view ke
   }
   if (path->starts_with("/")) return path;
   if (path->starts_with("~/")) {
-    if (auto home = env_or(env, "HOME"); home && home->starts_with("/")) {
+    if (auto home = env_nonempty(env, "HOME"); home && home->starts_with("/")) {
       return *home + path->substr(1);
     }
     section.problem_at(key, "starts with ~/ but HOME is not set; expected an absolute path");
@@ -443,7 +436,7 @@ std::unique_ptr<Backend> make_vault_backend(ConfigSection& section, const Backen
 
   auto address = section.get_string("address", "the Vault address, e.g. https://vault:8200");
   if (!address && section.has("address")) ok = false;
-  if (!address) address = env_or(env, "VAULT_ADDR");
+  if (!address) address = env_nonempty(env, "VAULT_ADDR");
   if (!address) {
     section.problem(
         "missing 'address' (and VAULT_ADDR is not set); expected address = "
@@ -462,7 +455,7 @@ std::unique_ptr<Backend> make_vault_backend(ConfigSection& section, const Backen
     settings.namespace_ = *ns;
   } else if (section.has("namespace")) {
     ok = false;
-  } else if (auto from_env = env_or(env, "VAULT_NAMESPACE")) {
+  } else if (auto from_env = env_nonempty(env, "VAULT_NAMESPACE")) {
     settings.namespace_ = *from_env;
   }
   if (auto mount = section.get_string("mount", "the KV mount, e.g. \"secret\"")) {
@@ -510,17 +503,17 @@ std::unique_ptr<Backend> make_vault_backend(ConfigSection& section, const Backen
   }
   if (auto ca = read_path(section, "ca_cert", env, ok))
     settings.tls.ca_file = *ca;
-  else if (auto from_env = env_or(env, "VAULT_CACERT"))
+  else if (auto from_env = env_nonempty(env, "VAULT_CACERT"))
     settings.tls.ca_file = *from_env;
   if (auto ca = read_path(section, "ca_path", env, ok))
     settings.tls.ca_path = *ca;
-  else if (auto from_env = env_or(env, "VAULT_CAPATH"))
+  else if (auto from_env = env_nonempty(env, "VAULT_CAPATH"))
     settings.tls.ca_path = *from_env;
   if (auto name = section.get_string("tls_server_name", "a host name in the server certificate")) {
     settings.tls.server_name = *name;
   } else if (section.has("tls_server_name")) {
     ok = false;
-  } else if (auto from_env = env_or(env, "VAULT_TLS_SERVER_NAME")) {
+  } else if (auto from_env = env_nonempty(env, "VAULT_TLS_SERVER_NAME")) {
     settings.tls.server_name = *from_env;
   }
   if (section.has("tls_skip_verify")) {
