@@ -245,19 +245,6 @@ std::string ConfigProblem::to_string() const {
   return fmt::format("{}:{}:{}: {}", file, line, column, message);
 }
 
-std::optional<std::string> env_nonempty(EnvLookup env, const char* name) {
-  if (env == nullptr) return std::nullopt;
-  auto value = env(name);
-  if (!value || value->empty()) return std::nullopt;
-  return value;
-}
-
-std::optional<std::string> process_env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr) return std::nullopt;
-  return std::string(value);
-}
-
 ConfigOrProblems parse_config(std::string_view text, const std::string& path, EnvLookup env) {
   ProblemList problems(path);
   toml::table root;

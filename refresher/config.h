@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "refresher/backend.h"
+#include "refresher/env_lookup.h"
 #include "shared/error.h"
 
 namespace ckh {
@@ -58,13 +59,6 @@ struct ConfigProblem {
   std::string message;
   std::string to_string() const;  // "file:line:column: message"
 };
-
-// Environment access is injected so tests need not change the process environment.
-using EnvLookup = std::optional<std::string> (*)(const char* name);
-std::optional<std::string> process_env(const char* name);
-// The variable's value when env is set and the variable is set and not empty (VAULT_ADDR="" is
-// as good as unset, as for the tools whose conventions the backends follow).
-std::optional<std::string> env_nonempty(EnvLookup env, const char* name);
 
 // Either a config, or every problem found (never an empty list).
 std::expected<Config, std::vector<ConfigProblem>> load_config(const std::string& path,

@@ -21,7 +21,7 @@
 #include <string>
 
 #include "refresher/aws/aws_responses.h"
-#include "refresher/config.h"
+#include "refresher/env_lookup.h"
 #include "refresher/http/transport.h"
 
 namespace ckh {

@@ -39,7 +39,7 @@
 #include <string_view>
 #include <vector>
 
-#include "refresher/config.h"
+#include "refresher/env_lookup.h"
 #include "shared/error.h"
 
 namespace ckh {

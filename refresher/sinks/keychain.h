@@ -24,7 +24,7 @@
 #include <string>
 #include <string_view>
 
-#include "refresher/config.h"
+#include "refresher/env_lookup.h"
 #include "shared/error.h"
 
 namespace ckh {

@@ -69,7 +69,8 @@ case $name in
   fuzz_aws_input)
     sources+=("$src_dir"/refresher/aws/aws_ini.cpp "$src_dir"/refresher/aws/aws_responses.cpp
       "$src_dir"/refresher/aws/aws_credentials.cpp "$src_dir"/refresher/aws/sigv4.cpp
-      "$src_dir"/refresher/child_process.cpp "$src_dir"/refresher/http/transport.cpp)
+      "$src_dir"/refresher/child_process.cpp "$src_dir"/refresher/http/transport.cpp
+      "$src_dir"/refresher/env_lookup.cpp)
     libs+=(-lsimdjson -lcrypto -lfmt)
     max_len=8192
     ;;
