@@ -126,8 +126,9 @@ std::string page(int status, std::string_view title, std::string_view text) {
          to_decimal(static_cast<std::uint64_t>(body.size())) + "\r\n\r\n" + body;
 }
 
-// The request target of one HTTP request ("/callback?code=..."), read within a short time.
-std::optional<std::string> read_request_target(int fd) {
+// The first line of one HTTP request (without its CRLF), read within a short time and at most
+// kMaxRequestBytes.
+std::optional<std::string> read_request_line(int fd) {
   std::string request;
   const std::int64_t deadline = monotonic_ms() + kRequestReadTimeoutMs;
   while (request.find("\r\n") == std::string::npos && request.size() < kMaxRequestBytes) {
@@ -142,12 +143,8 @@ std::optional<std::string> read_request_target(int fd) {
   }
   const auto end = request.find("\r\n");
   if (end == std::string::npos) return std::nullopt;
-  const std::string_view line(request.data(), end);
-  const auto first = line.find(' ');
-  const auto last = line.rfind(' ');
-  if (first == std::string_view::npos || last <= first) return std::nullopt;
-  if (line.substr(0, first) != "GET") return std::nullopt;
-  return std::string(line.substr(first + 1, last - first - 1));
+  request.resize(end);
+  return request;
 }
 
 void say(const LoginOptions& options, const std::string& text) {
@@ -199,19 +196,18 @@ LoginSession::Step LoginSession::exchange(const std::string& code,
 LoginSession::Step LoginSession::on_connection(int listener_fd) {
   UniqueFd client(::accept4(listener_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!client.valid()) return Step::keep_waiting;
-  const auto target = read_request_target(client.get());
+  const auto line = read_request_line(client.get());
+  const auto request = line ? parse_callback_request_line(*line) : std::nullopt;
   auto reply = [&](int status, std::string_view title, std::string_view text) {
     const std::string response = page(status, title, text);
     (void)send_all(client.get(), response);
   };
-  if (!target) {
+  if (!request) {
     reply(400, "Bad request", "This listener only serves the login callback.");
     return Step::keep_waiting;
   }
-  const auto question = target->find('?');
-  const std::string path = target->substr(0, question);
-  const std::string query = question == std::string::npos ? "" : target->substr(question + 1);
-  if (path != "/callback") {
+  const std::string& query = request->query;
+  if (request->path != "/callback") {
     reply(404, "Not found", "This listener only serves the login callback.");
     return Step::keep_waiting;
   }

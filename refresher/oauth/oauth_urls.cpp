@@ -100,4 +100,18 @@ std::optional<PastedCode> parse_pasted_code(std::string_view line) {
   return PastedCode{std::string(code), std::string(state)};
 }
 
+std::optional<CallbackRequest> parse_callback_request_line(std::string_view line) {
+  const auto first = line.find(' ');
+  const auto last = line.rfind(' ');
+  if (first == std::string_view::npos || last <= first + 1) return std::nullopt;
+  if (line.substr(0, first) != "GET") return std::nullopt;
+  const std::string_view target = line.substr(first + 1, last - first - 1);
+  if (target.find(' ') != std::string_view::npos) return std::nullopt;
+  const auto question = target.find('?');
+  CallbackRequest request;
+  request.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  return request;
+}
+
 }  // namespace ckh

@@ -2,7 +2,8 @@
 // loopback callback, and what a user pastes. Pure functions of outside input (fuzzed:
 // tests/fuzz/fuzz_oauth_input.cpp). Guarantees: percent_encode keeps only RFC 3986
 // unreserved characters; percent_decode never fails (malformed escapes stay as they are);
-// parse_pasted_code returns printable, space-free code and state or nothing.
+// parse_pasted_code returns printable, space-free code and state or nothing;
+// parse_callback_request_line accepts only "GET <target> <version>" and splits the target.
 // Callers: oauth/login.cpp, tests.
 #pragma once
 
@@ -29,5 +30,14 @@ struct PastedCode {
 };
 // "code#state", or a URL / query holding code= and state=; none for anything else.
 std::optional<PastedCode> parse_pasted_code(std::string_view line);
+
+// What the browser asked the loopback listener for, from the request's first line
+// ("GET /callback?code=...&state=... HTTP/1.1", without its CRLF): the target's path and its
+// query (after the first '?', still encoded). None for any other method or shape.
+struct CallbackRequest {
+  std::string path;
+  std::string query;
+};
+std::optional<CallbackRequest> parse_callback_request_line(std::string_view line);
 
 }  // namespace ckh

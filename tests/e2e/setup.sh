@@ -46,45 +46,9 @@ if [[ $(installed_version) == "$pinned" ]] && cmp -s "$e2e/package-lock.json" "$
   exit 0
 fi
 
-command -v npm >/dev/null || { echo "skipped: npm is not installed"; exit 77; }
-registry=$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
-npm_flags=(--engine-strict=false --no-audit --no-fund --fetch-retries=1 --fetch-timeout=30000)
-
-fresh_cache() {
-  rm -rf "$cache"
-  mkdir -p "$cache"
-  cp "$e2e/package.json" "$e2e/package-lock.json" "$cache/"
-}
-
-start=$(date +%s)
-# Reachability first, bounded (`npm ping` is never answered from npm's cache, unlike
-# `npm view`), so that an offline machine decides quickly.
-if ! timeout 30 npm ping --fetch-retries=0 --fetch-timeout=15000 >/dev/null 2>&1; then
-  # Offline: npm's own cache may still hold the pinned tarballs (integrity-checked).
-  fresh_cache
-  if (cd "$cache" && timeout 300 npm ci --offline "${npm_flags[@]}" >&2 2>/dev/null); then
-    echo "setup: registry $registry unreachable; installed from npm's cache" >&2
-  else
-    rm -rf "$cache"
-    echo "skipped: npm registry $registry unreachable (npm ping failed) and @anthropic-ai/claude-code@$pinned is not in npm's cache"
-    exit 77
-  fi
-else
-  fresh_cache
-  rc=0
-  (cd "$cache" && timeout 900 npm ci "${npm_flags[@]}" >&2) || rc=$?
-  if (( rc != 0 )); then
-    rm -rf "$cache"
-    # A network failure half-way is still "registry unreachable"; anything else is a failure.
-    if ! timeout 30 npm ping --fetch-retries=0 --fetch-timeout=15000 >/dev/null 2>&1; then
-      echo "skipped: npm registry $registry became unreachable during npm ci"
-      exit 77
-    fi
-    echo "FAIL: npm ci of @anthropic-ai/claude-code@$pinned exited $rc"
-    exit 1
-  fi
-fi
-echo "setup: npm ci took $(( $(date +%s) - start )) s" >&2
+# shellcheck source=tests/lib_npm_ci.sh
+source "$src/tests/lib_npm_ci.sh"
+npm_ci_pinned "$e2e" "$cache" "@anthropic-ai/claude-code@$pinned" 900 --engine-strict=false
 
 [[ $(installed_version) == "$pinned" ]] || { echo "FAIL: installed $(installed_version), pinned $pinned"; exit 1; }
 claude=$(find_claude) || {

@@ -122,29 +122,18 @@
 // goes to stdout or stderr either.
 'use strict';
 const http = require('http');
-const fs = require('fs');
 const crypto = require('crypto');
+const {fingerprint: fp, parseArgs, jsonLogger, bodyBytes, writeReply, serve} = require('./fake_server_lib');
 
 // ---- command line -------------------------------------------------------------------------
 const USAGE = 'usage: anthropic_token_server.js --port-file F [--log F] [--client-id ID] ' +
   '[--manual-redirect-uri URI] [--expires-in N]\n';
-const opts = {
-  portFile: null, log: null, clientId: '9d1c250a-e61b-44d9-88ed-5944d1962f5e',
+const opts = parseArgs('anthropic_token_server', USAGE, {'--client-id': 'clientId',
+    '--manual-redirect-uri': 'manualRedirectUri', '--expires-in': 'expiresIn'}, {
+  clientId: '9d1c250a-e61b-44d9-88ed-5944d1962f5e',
   manualRedirectUri: 'https://platform.claude.com/oauth/code/callback', expiresIn: 28800,
-};
+});
 {
-  const names = {'--port-file': 'portFile', '--log': 'log', '--client-id': 'clientId',
-    '--manual-redirect-uri': 'manualRedirectUri', '--expires-in': 'expiresIn'};
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const key = names[a[i]];
-    if (!key || i + 1 >= a.length) {
-      process.stderr.write(`anthropic_token_server: bad argument ${JSON.stringify(a[i])}\n${USAGE}`);
-      process.exit(64);
-    }
-    opts[key] = a[++i];
-  }
-  if (!opts.portFile) { process.stderr.write(USAGE); process.exit(64); }
   if (!/^\d+$/.test(String(opts.expiresIn))) {
     process.stderr.write('anthropic_token_server: --expires-in must be a non-negative integer\n');
     process.exit(64);
@@ -207,31 +196,13 @@ function resetAll() {
 resetAll();
 
 // ---- helpers --------------------------------------------------------------------------------
-const fp = (s) => crypto.createHash('sha256').update(String(s)).digest('hex').slice(0, 12);
 const rand = (n) => crypto.randomBytes(n).toString('base64url');
 const s256 = (v) => crypto.createHash('sha256').update(v, 'ascii').digest('base64url');
 
-function log(entry) {
-  if (!opts.log) return;
-  try {
-    fs.appendFileSync(opts.log, JSON.stringify(entry) + '\n');
-  } catch (e) {
-    process.stderr.write(`anthropic_token_server: cannot write log: ${e.code || e.message}\n`);
-  }
-}
+const log = jsonLogger('anthropic_token_server', opts.log);
 
 function send(res, entry, status, body, headers) {
-  const data = Buffer.isBuffer(body) ? body
-    : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const h = Object.assign({'content-type': 'application/json'}, headers || {});
-  h['content-length'] = data.length;
-  entry.status = status;
-  const gone = res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed;
-  if (gone) entry.client_gone = true;
-  log(entry);
-  if (gone) return;
-  res.writeHead(status, h);
-  res.end(data);
+  writeReply(res, entry, log, status, bodyBytes(body), Object.assign({'content-type': 'application/json'}, headers));
 }
 
 const notFound = (res, entry) =>
@@ -665,7 +636,6 @@ function tooLarge(req, res, entry) {
     {connection: 'close'});
 }
 
-const sockets = new Set();
 const server = http.createServer((req, res) => {
   const entry = newEntry(req);
   const declared = Number(req.headers['content-length']);
@@ -699,27 +669,4 @@ server.on('checkContinue', (req, res) => {
   res.writeContinue();
   server.emit('request', req, res);
 });
-server.on('connection', (s) => {
-  sockets.add(s);
-  s.on('close', () => sockets.delete(s));
-});
-server.on('clientError', (err, socket) => {
-  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-  else socket.destroy();
-});
-
-function shutdown() {
-  server.close();
-  for (const s of sockets) s.destroy();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-
-server.listen(0, '127.0.0.1', () => {
-  const port = server.address().port;
-  const tmp = opts.portFile + '.tmp';
-  fs.writeFileSync(tmp, `${port}\n`);
-  fs.renameSync(tmp, opts.portFile);
-  process.stderr.write(`anthropic_token_server: listening on 127.0.0.1:${port}\n`);
-});
+serve(server, 'anthropic_token_server', opts.portFile);

@@ -32,6 +32,7 @@ const path = require('path');
 const http = require('http');
 const https = require('https');
 const crypto = require('crypto');
+const {fingerprint: fp} = require('./fake_server_lib');
 
 const CLIENT_ID = '9d1c250a-e61b-44d9-88ed-5944d1962f5e';
 const STALE_MS = 10000;
@@ -68,7 +69,6 @@ const DEADLINE = opts.deadlineMs ? Number(opts.deadlineMs) : Infinity;
 const STORE = path.join(opts.configDir, '.credentials.json');
 const LOCK = fs.realpathSync(opts.configDir) + '.lock';
 
-const fp = (s) => crypto.createHash('sha256').update(String(s)).digest('hex').slice(0, 12);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rnd = (lo, hi) => lo + Math.random() * (hi - lo);
 

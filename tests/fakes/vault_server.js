@@ -211,37 +211,21 @@ const https = require('https');
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
+const {fingerprint: fp, parseArgs, fixtureReader, jsonLogger, bodyBytes, writeReply, serve} =
+  require('./fake_server_lib');
 
 // ---- command line -------------------------------------------------------------------------
 const USAGE = 'usage: vault_server.js --port-file F [--log F] [--tls-cert F --tls-key F]\n';
-const opts = {portFile: null, log: null, tlsCert: null, tlsKey: null};
-{
-  const names = {'--port-file': 'portFile', '--log': 'log', '--tls-cert': 'tlsCert', '--tls-key': 'tlsKey'};
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const key = names[a[i]];
-    if (!key || i + 1 >= a.length) {
-      process.stderr.write(`vault_server: bad argument ${JSON.stringify(a[i])}\n${USAGE}`);
-      process.exit(64);
-    }
-    opts[key] = a[++i];
-  }
-  if (!opts.portFile || (opts.tlsCert === null) !== (opts.tlsKey === null)) {
-    process.stderr.write(USAGE);
-    process.exit(64);
-  }
+const opts = parseArgs('vault_server', USAGE, {'--tls-cert': 'tlsCert', '--tls-key': 'tlsKey'},
+  {tlsCert: null, tlsKey: null});
+if ((opts.tlsCert === null) !== (opts.tlsKey === null)) {
+  process.stderr.write(USAGE);
+  process.exit(64);
 }
 
 // ---- fixtures (the templates of every answer) ------------------------------------------------
-const FIXTURE_DIR = path.join(__dirname, 'vault_fixtures');
-function fixture(name) {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, name), 'utf8'));
-  } catch (e) {
-    process.stderr.write(`vault_server: cannot load fixture ${name}: ${e.message}\n`);
-    process.exit(70);
-  }
-}
+const fixtureText = fixtureReader('vault_server', path.join(__dirname, 'vault_fixtures'));
+const fixture = (name) => JSON.parse(fixtureText(name));
 const FX = {
   kv2: fixture('kv-v2-read.response.json'),
   kv2Full: fixture('observed/kv-v2-read-full-envelope.response.json'),
@@ -314,7 +298,6 @@ function getHugeBody() {
 }
 
 // ---- helpers --------------------------------------------------------------------------------
-const fp = (s) => crypto.createHash('sha256').update(String(s)).digest('hex').slice(0, 12);
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 function base62(n) {
   let s = '';
@@ -763,14 +746,7 @@ function applyControl(c) {
 }
 
 // ---- responses and log ----------------------------------------------------------------------
-function log(entry) {
-  if (!opts.log) return;
-  try {
-    fs.appendFileSync(opts.log, JSON.stringify(entry) + '\n');
-  } catch (e) {
-    process.stderr.write(`vault_server: cannot write log: ${e.code || e.message}\n`);
-  }
-}
+const log = jsonLogger('vault_server', opts.log);
 function count(entry, status) {
   if (!entry.endpoint.startsWith('__')) {
     stats.by_status[status] = (stats.by_status[status] || 0) + 1;
@@ -781,20 +757,9 @@ function count(entry, status) {
   }
 }
 function send(res, entry, status, body, headers) {
-  const data = Buffer.isBuffer(body) ? body
-    : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body) + '\n');
-  const h = Object.assign({'content-type': 'application/json', 'cache-control': 'no-store'}, headers || {});
-  h['content-length'] = data.length;
-  entry.status = status;
   count(entry, status);
-  log(entry);
-  if (res.destroyed || res.writableEnded) return;
-  try {
-    res.writeHead(status, h);
-    res.end(data);
-  } catch (e) {
-    res.destroy();
-  }
+  writeReply(res, entry, log, status, bodyBytes(body, '\n'),
+    Object.assign({'content-type': 'application/json', 'cache-control': 'no-store'}, headers));
 }
 function fail(res, entry, status, errors, outcome, reason, headers) {
   entry.outcome = outcome;
@@ -1322,28 +1287,4 @@ if (opts.tlsCert) {
   server = http.createServer(onRequest);
 }
 server.requestTimeout = 0; // hung requests stay hung until the server stops
-const sockets = new Set();
-server.on('connection', (s) => {
-  sockets.add(s);
-  s.on('close', () => sockets.delete(s));
-});
-server.on('clientError', (err, socket) => {
-  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-  else socket.destroy();
-});
-
-function shutdown() {
-  server.close();
-  for (const s of sockets) s.destroy();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-
-server.listen(0, '127.0.0.1', () => {
-  const port = server.address().port;
-  const tmp = opts.portFile + '.tmp';
-  fs.writeFileSync(tmp, `${port}\n`);
-  fs.renameSync(tmp, opts.portFile);
-  process.stderr.write(`vault_server: listening on ${opts.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}\n`);
-});
+serve(server, 'vault_server', opts.portFile, opts.tlsCert ? 'https' : 'http');

@@ -9,6 +9,9 @@
 // 3. parse_pasted_code returns printable, space-free, non-empty code and state, or nothing.
 // 4. percent_decode(percent_encode(x)) == x for any bytes; percent_encode's output holds
 //    only unreserved characters and '%'.
+// 5. parse_callback_request_line (the loopback listener's request line) accepts only a line
+//    that starts "GET ", and then path + ('?' + query when there is one) is exactly the target
+//    between the first and the last space, which holds no space.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,6 +61,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    "a pasted code is empty or unprintable");
     CKH_FUZZ_CHECK(!pasted->state.empty() && ckh::is_printable_token(pasted->state),
                    "a pasted state is empty or unprintable");
+  }
+  if (auto request = ckh::parse_callback_request_line(text)) {
+    CKH_FUZZ_CHECK(text.starts_with("GET "), "accepted a request line that is not a GET");
+    const auto first = text.find(' ');
+    const auto last = text.rfind(' ');
+    const std::string_view target = text.substr(first + 1, last - first - 1);
+    const bool has_query = target.find('?') != std::string_view::npos;
+    CKH_FUZZ_CHECK(request->path + (has_query ? "?" + request->query : "") == target,
+                   "path and query do not rebuild the request target");
+    CKH_FUZZ_CHECK(request->path.find('?') == std::string::npos, "the path holds a '?'");
+    CKH_FUZZ_CHECK(target.find(' ') == std::string_view::npos, "the target holds a space");
   }
   (void)ckh::query_value(text, "code");
   (void)ckh::query_value(text, "state");

@@ -39,14 +39,7 @@ FAKES="$SRC/tests/fakes/aws"
 OUTS="$T/outputs"  # every output of the refresher and the helper, checked for secrets at the end
 mkdir -p "$OUTS"
 : >"$T/secrets"
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
-secret() { printf '%s\n' "$1" >>"$T/secrets"; }
 rand() { head -c "${1:-24}" /dev/urandom | base64 -w0 | tr '+/' 'AB' | tr -d '='; }
-jget() {
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch(e){process.stdout.write("<not json>");return}
-    process.stdout.write(process.argv.slice(1).map((p)=>{let v=j;for(const k of p.split(".")) v = v==null ? undefined : v[k];
-      return v===undefined ? "" : typeof v==="object" ? JSON.stringify(v) : String(v)}).join("\n"))})' "$@"
-}
 
 # ---- AWS's signer and the fakes ----------------------------------------------------------------
 set +e
@@ -57,17 +50,9 @@ if [ "$rc" = 77 ]; then echo "$NM"; exit 77; fi
 if [ "$rc" != 0 ] || [ ! -d "$NM" ]; then
   echo "FAIL: tests/fakes/aws/setup.sh exited $rc: $NM" >&2; tail -5 "$T/setup.err" >&2; exit 1
 fi
-start_fake() { # NAME SCRIPT [args...] -> PORT_<NAME>
-  local name=$1 script=$2; shift 2
-  node "$FAKES/$script" --port-file "$T/$name.port" --log "$T/$name.log" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-  BG_PIDS+=($!)
-  for _ in $(seq 200); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
-  [ -s "$T/$name.port" ] || { echo "FAIL: $script did not start: $(cat "$T/$name.err")" >&2; exit 1; }
-  printf -v "PORT_$name" '%s' "$(cat "$T/$name.port")"
-}
-start_fake sm secretsmanager.js --node-modules "$NM"
-start_fake imds imds.js
-start_fake ecs container_credentials.js
+start_fake sm "$FAKES/secretsmanager.js" --node-modules "$NM"
+start_fake imds "$FAKES/imds.js"
+start_fake ecs "$FAKES/container_credentials.js"
 # shellcheck disable=SC2154  # PORT_* are set by start_fake (printf -v)
 { SM="http://127.0.0.1:$PORT_sm"; IMDS="http://127.0.0.1:$PORT_imds"; ECS="http://127.0.0.1:$PORT_ecs"; }
 post() { # BASE PATH JSON (JSON through stdin, never argv)

@@ -35,38 +35,16 @@ FIX="$SRC/tests/fakes/aws_fixtures"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ckh-fake-aws-XXXXXX")
 chmod 700 "$T"
 : > "$T/secrets"
-PIDS=()
+BG_PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$T"
 }
 trap cleanup EXIT
 
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
-secret() { [ -n "$1" ] && printf '%s\n' "$1" >> "$T/secrets"; return 0; }
-redact() {
-  local s=$1 x
-  while IFS= read -r x; do
-    [ -n "$x" ] && [[ $s == *"$x"* ]] && s=${s//"$x"/"<fp:$(fp "$x")>"}
-  done < "$T/secrets"
-  printf '%s' "$s"
-}
-FAILURES=0
-fail() { echo "FAIL: $(redact "$*")" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $(redact "$*")"; }
-expect_eq() { if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
-finish() {
-  if [ "$FAILURES" -ne 0 ]; then echo "$FAILURES check(s) failed" >&2; exit 1; fi
-  echo "all checks passed"
-}
-# jget PATH... < json: each field on its own line (objects as JSON, missing as empty,
-# "<not json>" when the input is not JSON).
-jget() {
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch(e){process.stdout.write("<not json>");return}
-    process.stdout.write(process.argv.slice(1).map((p)=>{let v=j;for(const k of p.split(".")) v = v==null ? undefined : v[k];
-      return v===undefined ? "" : typeof v==="object" ? JSON.stringify(v) : String(v)}).join("\n"))})' "$@"
-}
+# shellcheck source=tests/integration/lib_checks.sh
+source "$(dirname "$0")/lib_checks.sh"
 rand() { head -c "${1:-24}" /dev/urandom | base64 -w0 | tr '+/' 'AB' | tr -d '='; }
 
 # ---- AWS's signer --------------------------------------------------------------------------
@@ -141,17 +119,9 @@ const {Sha256} = require(path.join(e.NM, '@aws-crypto', 'sha256-js'));
 })().catch((err) => { process.stderr.write(`client: ${err.message}\n`); process.exit(1); });
 EOF
 
-start_fake() { # start_fake NAME SCRIPT [args...] -> sets PORT_<NAME>
-  local name=$1 script=$2; shift 2
-  node "$FAKES/$script" --port-file "$T/$name.port" --log "$T/$name.log" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-  PIDS+=($!)
-  for _ in $(seq 200); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
-  [ -s "$T/$name.port" ] || { echo "FAIL: $script did not start: $(cat "$T/$name.err")" >&2; exit 1; }
-  printf -v "PORT_$name" '%s' "$(cat "$T/$name.port")"
-}
-start_fake sm secretsmanager.js --node-modules "$NM"
-start_fake imds imds.js
-start_fake ecs container_credentials.js
+start_fake sm "$FAKES/secretsmanager.js" --node-modules "$NM"
+start_fake imds "$FAKES/imds.js"
+start_fake ecs "$FAKES/container_credentials.js"
 SM="http://127.0.0.1:$PORT_sm"; IMDS="http://127.0.0.1:$PORT_imds"; ECS="http://127.0.0.1:$PORT_ecs"
 pass "three fakes listening (port files written)"
 
@@ -478,8 +448,8 @@ control "$SM" '{"hang_next":1}'
 HUNG=$!
 for _ in $(seq 100); do grep -q '"outcome":"hang"' <(tail -1 "$T/sm.log") && break; sleep 0.05; done
 start=$(date +%s%N)
-kill -TERM "${PIDS[0]}"
-set +e; wait "${PIDS[0]}"; src=$?; wait "$HUNG"; set -e
+kill -TERM "${BG_PIDS[0]}"
+set +e; wait "${BG_PIDS[0]}"; src=$?; wait "$HUNG"; set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_eq "SIGTERM: the SM fake exits 0" 0 "$src"
 [ "$ms" -lt 3000 ] && pass "SIGTERM ended it and the hung request in ${ms} ms" || fail "SIGTERM took ${ms} ms"

@@ -34,34 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Every message goes through redact: each token or code the test has seen becomes <fp:…>.
-redact() {
-  local s=$1 x
-  while IFS= read -r x; do
-    [ -n "$x" ] && [[ $s == *"$x"* ]] && s=${s//"$x"/"<fp:$(fp "$x")>"}
-  done < "$T/secrets"
-  printf '%s' "$s" | sed -E 's/sk-ant-(oat|ort)01-[A-Za-z0-9_-]+/sk-ant-\101-<redacted>/g'
-}
-FAILURES=0
-fail() { echo "FAIL: $(redact "$*")" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $(redact "$*")"; }
-expect_eq() { # what expected actual
-  if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
-}
-finish() {
-  if [ "$FAILURES" -ne 0 ]; then echo "$FAILURES check(s) failed" >&2; exit 1; fi
-  echo "all checks passed"
-}
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
-secret() { [ -n "$1" ] && printf '%s\n' "$1" >> "$T/secrets"; return 0; }
+REDACT_SED='s/sk-ant-(oat|ort)01-[A-Za-z0-9_-]+/sk-ant-\101-<redacted>/g'
+# shellcheck source=tests/integration/lib_checks.sh
+source "$(dirname "$0")/lib_checks.sh"
 
-# jget PATH.TO.FIELD... < json: prints each field on its own line (objects as JSON, missing as
-# an empty line; "<not json>" when the input is not JSON).
-jget() {
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch(e){process.stdout.write("<not json>");return}
-    process.stdout.write(process.argv.slice(1).map((p)=>{let v=j;for(const k of p.split(".")) v = v==null ? undefined : v[k];
-      return v===undefined ? "" : typeof v==="object" ? JSON.stringify(v) : String(v)}).join("\n"))})' "$@"
-}
 # take_tokens [FILE]: ACC and REF from the token response in $BODY (or FILE), both recorded as
 # secrets (redacted from every message, and looked for in the fake's log and output).
 take_tokens() {
@@ -69,11 +45,10 @@ take_tokens() {
   secret "$ACC"; secret "$REF"
 }
 
-node "$FAKE" --port-file "$T/port" --log "$T/fake.log" >"$T/fake.out" 2>"$T/fake.err" &
-SERVER_PID=$!
-for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
-[ -s "$T/port" ] || { echo "FAIL: the fake did not start: $(cat "$T/fake.err")" >&2; exit 1; }
-PORT=$(cat "$T/port")
+start_fake fake "$FAKE"
+SERVER_PID=${BG_PIDS[-1]}
+unset 'BG_PIDS[-1]' # the server is SERVER_PID: the test waits for BG_PIDS, its clients
+PORT=$PORT_fake
 B="http://127.0.0.1:$PORT"
 pass "fake listening (port file written)"
 

@@ -46,35 +46,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
-secret() { [ -n "$1" ] && printf '%s\n' "$1" >> "$T/secrets"; return 0; }
-# Every message goes through redact: each token, id or secret the test has seen becomes <fp:…>.
-redact() {
-  local s=$1 x
-  while IFS= read -r x; do
-    [ -n "$x" ] && [[ $s == *"$x"* ]] && s=${s//"$x"/"<fp:$(fp "$x")>"}
-  done < "$T/secrets"
-  printf '%s' "$s" | sed -E 's/hvs\.[A-Za-z0-9]{8,}/hvs.<redacted>/g'
-}
-FAILURES=0
-fail() { echo "FAIL: $(redact "$*")" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $(redact "$*")"; }
-expect_eq() { # what expected actual
-  if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
-}
-finish() {
-  if [ "$FAILURES" -ne 0 ]; then echo "$FAILURES check(s) failed" >&2; exit 1; fi
-  echo "all checks passed"
-}
+REDACT_SED='s/hvs\.[A-Za-z0-9]{8,}/hvs.<redacted>/g'
+# shellcheck source=tests/integration/lib_checks.sh
+source "$(dirname "$0")/lib_checks.sh"
 rnd() { printf '%s%s' "$1" "$(openssl rand -hex 12)"; }
 
-# jget PATH.TO.FIELD... < json: each field on its own line (objects as JSON, missing as an empty
-# line, null as "null"; "<not json>" when the input is not JSON).
-jget() {
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch(e){process.stdout.write("<not json>");return}
-    process.stdout.write(process.argv.slice(1).map((p)=>{let v=j;for(const k of p.split(".")) v = v==null ? undefined : v[k];
-      return v===undefined ? "" : typeof v==="object" && v!==null ? JSON.stringify(v) : String(v)}).join("\n"))})' "$@"
-}
 # shape eq|sub FIXTURE PATH < json: "ok" when the object at PATH ("." = top) has exactly (eq) or
 # at least (sub) the keys of the same object in the fixture; else what differs.
 cat > "$T/shape.js" <<'EOF'
@@ -111,14 +87,12 @@ openssl verify -CAfile "$T/tls/ca.pem" "$T/tls/server.pem" >/dev/null 2>&1 && pa
   || fail "server certificate does not verify"
 
 # ---- start ---------------------------------------------------------------------------------
-node "$FAKE" --port-file "$T/port" --log "$T/fake.log" --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key" \
-  >"$T/fake.out" 2>"$T/fake.err" &
-SERVER_PID=$!
-for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
-[ -s "$T/port" ] || { echo "FAIL: the fake did not start: $(cat "$T/fake.err")" >&2; exit 1; }
-PORT=$(cat "$T/port")
+start_fake fake "$FAKE" --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key"
+SERVER_PID=${BG_PIDS[-1]}
+unset 'BG_PIDS[-1]' # the server is SERVER_PID: the test waits for BG_PIDS, its clients
+PORT=$PORT_fake
 B="https://127.0.0.1:$PORT"
-[ -e "$T/port.tmp" ] && fail "port.tmp left behind" || pass "fake listening on HTTPS (port file written atomically)"
+[ -e "$T/fake.port.tmp" ] && fail "port.tmp left behind" || pass "fake listening on HTTPS (port file written atomically)"
 
 # v METHOD PATH [curl args...]: one request. The token ($TOK; as Authorization: Bearer when
 # BEARER=1) goes through a curl config file, the body ($DATA) through stdin: neither is in argv.
@@ -510,7 +484,7 @@ expect_eq "without --tls-cert/--tls-key: plain HTTP" 200 "$CODE"
 kill -TERM "$P2"; wait "$P2" || true
 set +e
 node "$FAKE" --port-file "$T/port3" --tls-cert "$T/tls/server.pem" >/dev/null 2>&1; rc=$?
-mkdir "$T/nofix"; cp "$FAKE" "$T/nofix/"
+mkdir "$T/nofix"; cp "$FAKE" "$(dirname "$FAKE")/fake_server_lib.js" "$T/nofix/"
 node "$T/nofix/vault_server.js" --port-file "$T/port4" >/dev/null 2>&1; rc2=$?
 set -e
 expect_eq "--tls-cert without --tls-key: usage error 64" 64 "$rc"

@@ -26,16 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-FAILURES=0
-fail() { echo "FAIL: $*" >&2; FAILURES=$((FAILURES + 1)); }
-pass() { echo "ok: $*"; }
-expect_eq() { # what expected actual
-  if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi
-}
-finish() {
-  if [ "$FAILURES" -ne 0 ]; then echo "$FAILURES check(s) failed" >&2; exit 1; fi
-  echo "all checks passed"
-}
+# shellcheck source=tests/integration/lib_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_checks.sh"
 
 # A command backend steered by files in $T/backend/: "mode" is ok|fail|hang|echo-secret;
 # each successful call prints key-<n> with n from "counter"; calls are logged to "calls".

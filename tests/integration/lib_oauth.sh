@@ -19,16 +19,12 @@ OAUTH_CLIENT_ID=9d1c250a-e61b-44d9-88ed-5944d1962f5e
 export no_proxy='*' NO_PROXY='*'
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy CLAUDE_CONFIG_DIR || true
 
-# start_fake: the fake token server on 127.0.0.1; sets FAKE_PID, PORT, BASE. Its log (JSON
-# lines, fingerprints only) is $T/fake.log.
-start_fake() {
-  node "$FAKE_SERVER_JS" --port-file "$T/fake.port" --log "$T/fake.log" >"$T/fake.out" 2>&1 &
-  FAKE_PID=$!
-  BG_PIDS+=("$FAKE_PID")
-  local _
-  for _ in $(seq 200); do [ -s "$T/fake.port" ] && break; sleep 0.05; done
-  if [ ! -s "$T/fake.port" ]; then echo "FAIL: the fake token server did not start: $(cat "$T/fake.out")" >&2; exit 1; fi
-  PORT=$(cat "$T/fake.port")
+# start_token_server: the fake token server on 127.0.0.1; sets FAKE_PID, PORT, BASE. Its log
+# (JSON lines, fingerprints only) is $T/fake.log; its output $T/fake.out and $T/fake.err.
+start_token_server() {
+  start_fake fake "$FAKE_SERVER_JS"
+  FAKE_PID=${BG_PIDS[-1]}
+  PORT=$PORT_fake
   BASE="http://127.0.0.1:$PORT"
 }
 
@@ -37,16 +33,9 @@ fake_post() { curl -sS --noproxy '*' --max-time 20 -X POST -H 'Content-Type: app
 fake_get() { curl -sS --noproxy '*' --max-time 20 "$BASE$1"; }
 control() { printf '%s' "$1" | fake_post /__control >/dev/null; }
 
-# jget FIELD.PATH... < json: each field on its own line (objects as JSON, missing as "").
-jget() {
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch(e){process.stdout.write("<not json>\n");return}
-    process.stdout.write(process.argv.slice(1).map((p)=>{let v=j;for(const k of p.split(".")) v = v==null ? undefined : v[k];
-      return v===undefined ? "" : typeof v==="object" ? JSON.stringify(v) : String(v)}).join("\n")+"\n")})' "$@"
-}
 # stats FIELD...: the fake's /__stats fields, space-separated.
 stats() { fake_get /__stats | jget "$@" | paste -sd' '; }
 
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
 # token_state TOKEN: current|spent|revoked|unknown for a refresh token (token through stdin).
 token_state() {
   printf '%s' "$1" | curl -sS --noproxy '*' --max-time 20 -G --data-urlencode 'refresh_token@-' "$BASE/__token_status" | jget state

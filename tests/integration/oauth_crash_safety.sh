@@ -53,7 +53,7 @@ crash_cleanup() {
 }
 trap crash_cleanup EXIT
 
-start_fake
+start_token_server
 control "{\"expires_in\": 1, \"delay_ms\": $DELAY_MS, \"delay_jitter_ms\": $JITTER_MS}"
 write_oauth_config "$CLAUDE_KEY_HELPER_CONFIG" 'backoff_min = "1s"
 backoff_max = "2s"'
@@ -254,7 +254,7 @@ leftovers=$(find "$STATE" -name '*.tmp.*' | wc -l)
 echo "temp files left in the state dir by kills: $leftovers"
 grep -v '^$' "$T/known-tokens" | sort -u >"$T/known-tokens.sorted" && mv "$T/known-tokens.sorted" "$T/known-tokens"
 leaks_before=$FAILURES
-check_no_token_leak "$T"/logs/*.log "$T/fake.log" "$T/fake.out"
+check_no_token_leak "$T"/logs/*.log "$T/fake.log" "$T/fake.out" "$T/fake.err"
 [ "$FAILURES" = "$leaks_before" ] && pass "no token or code in any output or log ($(wc -l <"$T/known-tokens") known secrets checked)"
 echo "summary: $iterations runs, $kills killed ($before_request before the request, $spent between answer and save, $saved after the save), $completed completed before the kill, $LOGINS logins, revocations $revoked, took $((EPOCHSECONDS - START_TS))s"
 finish

@@ -19,10 +19,8 @@ command -v curl >/dev/null 2>&1 || { echo "skipped: curl is not installed"; exit
 FAKE="$CKH_TESTS_DIR/fakes/anthropic_token_server.js"
 export no_proxy='*' NO_PROXY='*'
 
-node "$FAKE" --port-file "$T/fake.port" --log "$T/fake.log" >"$T/fake.out" 2>&1 &
-BG_PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
-PORT=$(cat "$T/fake.port")
+start_fake fake "$FAKE"
+PORT=$PORT_fake
 BASE="http://127.0.0.1:$PORT"
 export CLAUDE_CONFIG_DIR="$T/claude"
 mkdir -p -m 700 "$CLAUDE_CONFIG_DIR"
@@ -41,7 +39,6 @@ write_config ""
 control() { curl -s -X POST -H 'Content-Type: application/json' --data-binary @- "$BASE/__control" >/dev/null; }
 stat_of() { curl -s "$BASE/__stats" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1"; }
 secret_field() { sed -n "s/^$1: //p" "$STATE/max.secret"; }
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
 token_state() { # refresh token -> current|spent|revoked|unknown (token via a curl config file, not argv)
   printf 'url = "%s/__token_status?refresh_token=%s"\n' "$BASE" "$1" >"$T/curl.cfg"
   curl -s -K "$T/curl.cfg" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).state))'
@@ -205,7 +202,7 @@ rc=0; "$CKH_HELPER" --profile max </dev/null >"$T/helper.out" 2>"$T/helper.err" 
 # --- no secret anywhere in what the tools printed or logged --------------------------------
 leaks=0
 for f in "$T"/login.out "$T"/login.err "$T"/status.out "$T"/once.err "$T"/import.out "$T"/logout.out \
-         "$T"/helper.err "$T"/fake.log "$T"/fake.out "$STATE"/max.status; do
+         "$T"/helper.err "$T"/fake.log "$T"/fake.out "$T"/fake.err "$STATE"/max.status; do
   [ -f "$f" ] || continue
   if grep -qF -f "$SEEN" "$f"; then fail "a token or code appears in $(basename "$f")"; leaks=$((leaks + 1)); fi
 done

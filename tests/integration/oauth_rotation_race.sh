@@ -73,7 +73,7 @@ race_cleanup() {
 trap race_cleanup EXIT
 
 START_TS=$EPOCHSECONDS
-start_fake
+start_token_server
 control "{\"expires_in\": $EXPIRES_IN}"
 export CLAUDE_CONFIG_DIR="$T/claude"
 mkdir -p -m 700 "$CLAUDE_CONFIG_DIR"
@@ -365,7 +365,7 @@ expect_eq "the store is still valid with its unrelated keys after the final refr
 grep -v '^$' "$T/known-tokens" | sort -u >"$T/known-tokens.sorted" && mv "$T/known-tokens.sorted" "$T/known-tokens"
 echo "leak check: $(wc -l <"$T/known-tokens") known tokens against every log"
 leaks_before=$FAILURES
-check_no_token_leak "$ACT"/*.log "$ACT"/*.out "$ACT"/*.summary "$T/fake.log" "$T/fake.out" "$T/kinds.txt"
+check_no_token_leak "$ACT"/*.log "$ACT"/*.out "$ACT"/*.summary "$T/fake.log" "$T/fake.out" "$T/fake.err" "$T/kinds.txt"
 [ "$FAILURES" = "$leaks_before" ] && pass "no token in any log or output"
 
 TOTAL_S=$((EPOCHSECONDS - START_TS))

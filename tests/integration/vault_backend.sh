@@ -39,7 +39,6 @@ TOKENS="$T/tokens"   # Vault tokens, ids, JWT, wrapping tokens: never anywhere
 VALUES="$T/values"   # secret values: only in the helper's stdout and P.cred
 OUTS="$T/outs"       # every file the tools wrote to (stdout, stderr, status)
 : >"$TOKENS"; : >"$VALUES"; mkdir -p "$OUTS"
-fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
 rnd() { printf '%s%s' "$1" "$(openssl rand -hex 12)"; }
 token() { local t; t=$(rnd "$1"); printf '%s\n' "$t" >>"$TOKENS"; printf '%s' "$t"; }
 value() { local v; v=$(rnd "$1"); printf '%s\n' "$v" >>"$VALUES"; printf '%s' "$v"; }
@@ -51,12 +50,8 @@ has() { grep -qF -- "$2" <<<"$1"; }   # has TEXT NEEDLE
 bash "$FAKES/make_test_ca.sh" "$T/tls" vault.test >"$T/mkca.out" 2>&1 \
   || { echo "FAIL: make_test_ca.sh: $(cat "$T/mkca.out")" >&2; exit 1; }
 CA="$T/tls/ca.pem"
-node "$FAKES/vault_server.js" --port-file "$T/port" --log "$T/fake.log" \
-  --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key" >"$T/fake.out" 2>"$T/fake.err" &
-BG_PIDS+=($!)
-for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
-[ -s "$T/port" ] || { echo "FAIL: the fake did not start: $(cat "$T/fake.err")" >&2; exit 1; }
-PORT=$(cat "$T/port")
+start_fake fake "$FAKES/vault_server.js" --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key"
+PORT=$PORT_fake
 B="https://127.0.0.1:$PORT"
 
 # fake API (bodies via stdin, never argv)
@@ -68,11 +63,6 @@ fake_post() { # PATH JSON
 }
 control() { fake_post /__control "$1"; }
 set_state() { fake_post /__state "$1"; }
-jget() { # jget PATH... < json
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch(e){process.stdout.write("<not json>");return}
-    process.stdout.write(process.argv.slice(1).map((p)=>{let v=j;for(const k of p.split(".")) v = v==null ? undefined : v[k];
-      return v===undefined ? "" : typeof v==="object" && v!==null ? JSON.stringify(v) : String(v)}).join("\n"))})' "$@"
-}
 stats() { curl -sS --max-time 10 --cacert "$CA" "$B/__stats" | jget "$@"; }
 token_info() { # FIELD TOKEN: a field of the token's entry in GET /__state (found by fingerprint)
   curl -sS --max-time 10 --cacert "$CA" "$B/__state" | node -e '

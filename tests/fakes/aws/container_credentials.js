@@ -61,37 +61,16 @@
 // key or a session token.
 'use strict';
 const http = require('http');
-const fs = require('fs');
 const path = require('path');
-const crypto = require('crypto');
+const {fingerprint: fp, parseArgs, fixtureReader, jsonLogger, bodyBytes, writeReply, serve} =
+  require('../fake_server_lib');
 
 // ---- command line -------------------------------------------------------------------------
 const USAGE = 'usage: container_credentials.js --port-file F [--log F]\n';
-const opts = {portFile: null, log: null};
-{
-  const names = {'--port-file': 'portFile', '--log': 'log'};
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const key = names[a[i]];
-    if (!key || i + 1 >= a.length) {
-      process.stderr.write(`container_credentials: bad argument ${JSON.stringify(a[i])}\n${USAGE}`);
-      process.exit(64);
-    }
-    opts[key] = a[++i];
-  }
-  if (!opts.portFile) { process.stderr.write(USAGE); process.exit(64); }
-}
+const opts = parseArgs('container_credentials', USAGE, {}, {});
 
 // ---- fixtures -------------------------------------------------------------------------------
-const FIX = path.join(__dirname, '..', 'aws_fixtures', 'aws-credentials');
-function fixture(rel) {
-  try {
-    return fs.readFileSync(path.join(FIX, rel), 'utf8');
-  } catch (e) {
-    process.stderr.write(`container_credentials: missing fixture ${path.join(FIX, rel)}: ${e.code || e.message}\n`);
-    process.exit(1);
-  }
-}
+const fixture = fixtureReader('container_credentials', path.join(__dirname, '..', 'aws_fixtures', 'aws-credentials'));
 const ENDPOINT_DOC = JSON.parse(fixture('ecs/container-credentials-endpoint.json'));
 const RECORDED_TEXT = fixture('ecs/container-credentials.recorded.json');
 const RECORDED = JSON.parse(RECORDED_TEXT);
@@ -106,7 +85,7 @@ if (RECORDED_KEYS.join() !== 'RoleArn,AccessKeyId,SecretAccessKey,Token,AccountI
     !/"Expiration" : "/.test(RECORDED_TEXT) || DOCS_KEYS.join() !== 'AccessKeyId,Expiration,RoleArn,SecretAccessKey,Token' ||
     !RECORDED_HEADERS || !ENDPOINT_DOC.response || ENDPOINT_DOC.response.content_type !== 'application/json') {
   process.stderr.write('container_credentials: fixtures not as expected\n');
-  process.exit(1);
+  process.exit(70);
 }
 const RESPONSE_HEADERS = {
   'content-type': 'application/json',
@@ -115,37 +94,20 @@ const RESPONSE_HEADERS = {
 };
 
 // ---- helpers --------------------------------------------------------------------------------
-const fp = (s) => crypto.createHash('sha256').update(String(s)).digest('hex').slice(0, 12);
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v) => Number.isInteger(v) && v >= 0;
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function log(entry) {
-  if (!opts.log) return;
-  try {
-    fs.appendFileSync(opts.log, JSON.stringify(entry) + '\n');
-  } catch (e) {
-    process.stderr.write(`container_credentials: cannot write log: ${e.code || e.message}\n`);
-  }
-}
+const log = jsonLogger('container_credentials', opts.log);
 const controlAnswer = new WeakSet(); // log entries of /__ requests: not counted in stats
 function send(res, entry, status, body, headers) {
-  const data = Buffer.from(body == null ? '' : typeof body === 'string' ? body : JSON.stringify(body));
-  const h = Object.assign({'content-type': 'application/json'}, headers || {});
-  h['content-length'] = data.length;
-  entry.status = status;
   if (!controlAnswer.has(entry)) {
     stats.by_status[status] = (stats.by_status[status] || 0) + 1;
     if (status === 401) stats.unauthorized += 1;
     if (status === 403) stats.forbidden += 1;
     if (status === 404) stats.not_found += 1;
   }
-  const gone = res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed;
-  if (gone) entry.client_gone = true;
-  log(entry);
-  if (gone) return;
-  res.writeHead(status, h);
-  res.end(entry.method === 'HEAD' ? undefined : data);
+  writeReply(res, entry, log, status, bodyBytes(body), Object.assign({'content-type': 'application/json'}, headers));
 }
 
 // ---- state ----------------------------------------------------------------------------------
@@ -299,7 +261,6 @@ function controlRequest(req, res, entry, raw, url) {
   return json(404, {error: 'unknown control'});
 }
 
-const sockets = new Set();
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://fake.invalid');
   const entry = {ts_ms: Date.now(), method: req.method, path: url.pathname + url.search};
@@ -325,16 +286,4 @@ const server = http.createServer((req, res) => {
     else go();
   });
 });
-server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-server.listen(0, '127.0.0.1', () => {
-  const tmp = `${opts.portFile}.tmp`;
-  fs.writeFileSync(tmp, String(server.address().port));
-  fs.renameSync(tmp, opts.portFile);
-});
-function shutdown() {
-  server.close();
-  for (const s of sockets) s.destroy();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serve(server, 'container_credentials', opts.portFile);

@@ -76,37 +76,17 @@
 // secret access key or a session token.
 'use strict';
 const http = require('http');
-const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
+const {fingerprint: fp, parseArgs, fixtureReader, jsonLogger, bodyBytes, writeReply, serve} =
+  require('../fake_server_lib');
 
 // ---- command line -------------------------------------------------------------------------
 const USAGE = 'usage: imds.js --port-file F [--log F]\n';
-const opts = {portFile: null, log: null};
-{
-  const names = {'--port-file': 'portFile', '--log': 'log'};
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const key = names[a[i]];
-    if (!key || i + 1 >= a.length) {
-      process.stderr.write(`imds: bad argument ${JSON.stringify(a[i])}\n${USAGE}`);
-      process.exit(64);
-    }
-    opts[key] = a[++i];
-  }
-  if (!opts.portFile) { process.stderr.write(USAGE); process.exit(64); }
-}
+const opts = parseArgs('imds', USAGE, {}, {});
 
 // ---- fixtures -------------------------------------------------------------------------------
-const FIX = path.join(__dirname, '..', 'aws_fixtures', 'aws-credentials');
-function fixture(rel) {
-  try {
-    return fs.readFileSync(path.join(FIX, rel), 'utf8');
-  } catch (e) {
-    process.stderr.write(`imds: missing fixture ${path.join(FIX, rel)}: ${e.code || e.message}\n`);
-    process.exit(1);
-  }
-}
+const fixture = fixtureReader('imds', path.join(__dirname, '..', 'aws_fixtures', 'aws-credentials'));
 const FLOW = JSON.parse(fixture('imds/imdsv2-flow.json'));
 const RECORDED_DOC_TEXT = fixture('imds/security-credentials-role.recorded.json');
 const RECORDED_DOC = JSON.parse(RECORDED_DOC_TEXT);
@@ -141,31 +121,19 @@ if (!NOT_FOUND_PAGE || !DEFAULT_ROLE || !(TTL_MAX > 0) || !(TTL_MIN > 0) || TOKE
     LIST_PATH !== '/latest/meta-data/iam/security-credentials/' || DOC_KEYS.join() !==
     'Code,LastUpdated,Type,AccessKeyId,SecretAccessKey,Token,Expiration') {
   process.stderr.write('imds: fixtures not as expected\n');
-  process.exit(1);
+  process.exit(70);
 }
 const UNAUTHORIZED_PAGE = NOT_FOUND_PAGE.replace(/404 - Not Found/g, '401 - Unauthorized');
 const BASE_HEADERS = {server: 'EC2ws', connection: 'close'};
 
 // ---- helpers --------------------------------------------------------------------------------
-const fp = (s) => crypto.createHash('sha256').update(String(s)).digest('hex').slice(0, 12);
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v) => Number.isInteger(v) && v >= 0;
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function log(entry) {
-  if (!opts.log) return;
-  try {
-    fs.appendFileSync(opts.log, JSON.stringify(entry) + '\n');
-  } catch (e) {
-    process.stderr.write(`imds: cannot write log: ${e.code || e.message}\n`);
-  }
-}
+const log = jsonLogger('imds', opts.log);
 const control_answer = new WeakSet(); // log entries of /__ requests: not counted in stats
 function send(res, entry, status, body, headers) {
-  const data = Buffer.from(body == null ? '' : typeof body === 'string' ? body : JSON.stringify(body));
-  const h = Object.assign({}, BASE_HEADERS, headers || {});
-  h['content-length'] = data.length;
-  entry.status = status;
   if (!control_answer.has(entry)) {
     stats.by_status[status] = (stats.by_status[status] || 0) + 1;
     if (status === 401) stats.unauthorized += 1;
@@ -173,12 +141,7 @@ function send(res, entry, status, body, headers) {
     if (status === 404) stats.not_found += 1;
     if (status === 400) stats.bad_request += 1;
   }
-  const gone = res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed;
-  if (gone) entry.client_gone = true;
-  log(entry);
-  if (gone) return;
-  res.writeHead(status, h);
-  res.end(entry.method === 'HEAD' ? undefined : data);
+  writeReply(res, entry, log, status, bodyBytes(body), Object.assign({}, BASE_HEADERS, headers));
 }
 
 // ---- state ----------------------------------------------------------------------------------
@@ -368,7 +331,6 @@ function controlRequest(req, res, entry, raw, url) {
   return json(404, {error: 'unknown control'});
 }
 
-const sockets = new Set();
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://fake.invalid');
   const entry = {ts_ms: Date.now(), method: req.method, path: url.pathname};
@@ -390,16 +352,4 @@ const server = http.createServer((req, res) => {
     else go();
   });
 });
-server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-server.listen(0, '127.0.0.1', () => {
-  const tmp = `${opts.portFile}.tmp`;
-  fs.writeFileSync(tmp, String(server.address().port));
-  fs.renameSync(tmp, opts.portFile);
-});
-function shutdown() {
-  server.close();
-  for (const s of sockets) s.destroy();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serve(server, 'imds', opts.portFile);

@@ -156,26 +156,16 @@
 // secret value; nothing of them reaches stdout or stderr either.
 'use strict';
 const http = require('http');
-const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
+const {fingerprint: fp, parseArgs, fixtureReader, jsonLogger, bodyBytes, writeReply, readBody, serve} =
+  require('../fake_server_lib');
 
 // ---- command line -------------------------------------------------------------------------
 const USAGE = 'usage: secretsmanager.js --port-file F [--log F] --node-modules DIR\n';
-const opts = {portFile: null, log: null, nodeModules: process.env.CKH_AWS_FAKES_NODE_MODULES || null};
-{
-  const names = {'--port-file': 'portFile', '--log': 'log', '--node-modules': 'nodeModules'};
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const key = names[a[i]];
-    if (!key || i + 1 >= a.length) {
-      process.stderr.write(`secretsmanager: bad argument ${JSON.stringify(a[i])}\n${USAGE}`);
-      process.exit(64);
-    }
-    opts[key] = a[++i];
-  }
-  if (!opts.portFile || !opts.nodeModules) { process.stderr.write(USAGE); process.exit(64); }
-}
+const opts = parseArgs('secretsmanager', USAGE, {'--node-modules': 'nodeModules'},
+  {nodeModules: process.env.CKH_AWS_FAKES_NODE_MODULES || null});
+if (!opts.nodeModules) { process.stderr.write(USAGE); process.exit(64); }
 
 // ---- AWS's signer ---------------------------------------------------------------------------
 let SignatureV4, Sha256;
@@ -190,15 +180,7 @@ try {
 }
 
 // ---- fixtures -------------------------------------------------------------------------------
-const FIXTURES = path.join(__dirname, '..', 'aws_fixtures', 'aws-secretsmanager');
-function fixtureText(name) {
-  try {
-    return fs.readFileSync(path.join(FIXTURES, name), 'utf8');
-  } catch (e) {
-    process.stderr.write(`secretsmanager: missing fixture ${path.join(FIXTURES, name)}: ${e.code || e.message}\n`);
-    process.exit(1);
-  }
-}
+const fixtureText = fixtureReader('secretsmanager', path.join(__dirname, '..', 'aws_fixtures', 'aws-secretsmanager'));
 const fixtureJson = (name) => JSON.parse(fixtureText(name));
 
 const MODEL = fixtureJson('model-subset.json');
@@ -237,13 +219,12 @@ for (const [what, ok] of [['ResourceNotFoundException message', typeof NOT_FOUND
   ['InvalidSignatureException message', typeof BAD_SIGNATURE_MESSAGE === 'string'],
   ['documented CreatedDate', !!DOC_CREATED_LITERAL], ['error statuses', ERROR_STATUS.InternalServiceError === 500],
   ['signed requests', SIGNED.cases && SIGNED.cases[0] && SIGNED.cases[0].credentials]]) {
-  if (!ok) { process.stderr.write(`secretsmanager: fixture ${what} not as expected\n`); process.exit(1); }
+  if (!ok) { process.stderr.write(`secretsmanager: fixture ${what} not as expected\n`); process.exit(70); }
 }
 const CORAL_URI = 'http://internal.amazon.com/coral/com.amazon.coral.service/';
 const MAX_BODY = 64 * 1024;
 
 // ---- helpers --------------------------------------------------------------------------------
-const fp = (s) => crypto.createHash('sha256').update(String(s)).digest('hex').slice(0, 12);
 const sha256hex = (b) => crypto.createHash('sha256').update(b).digest('hex');
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v) => Number.isInteger(v) && v >= 0;
@@ -256,28 +237,12 @@ const randomSuffix = () => {
   return s;
 };
 
-function log(entry) {
-  if (!opts.log) return;
-  try {
-    fs.appendFileSync(opts.log, JSON.stringify(entry) + '\n');
-  } catch (e) {
-    process.stderr.write(`secretsmanager: cannot write log: ${e.code || e.message}\n`);
-  }
-}
+const log = jsonLogger('secretsmanager', opts.log);
 
 function send(res, entry, status, body, headers) {
-  const data = Buffer.isBuffer(body) ? body
-    : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const h = Object.assign({'content-type': CONTENT_TYPE, 'x-amzn-requestid': crypto.randomUUID()}, headers || {});
-  h['content-length'] = data.length;
-  entry.status = status;
   entry.ms = Date.now() - entry.ts_ms;
-  const gone = res.destroyed || res.writableEnded || !res.socket || res.socket.destroyed;
-  if (gone) entry.client_gone = true;
-  log(entry);
-  if (gone) return;
-  res.writeHead(status, h);
-  res.end(data);
+  writeReply(res, entry, log, status, bodyBytes(body),
+    Object.assign({'content-type': CONTENT_TYPE, 'x-amzn-requestid': crypto.randomUUID()}, headers));
 }
 
 // ---- state ----------------------------------------------------------------------------------
@@ -817,16 +782,6 @@ async function getSecretValue(req, res, entry, raw) {
 }
 
 // ---- server ---------------------------------------------------------------------------------------
-function readBody(req, limit) {
-  return new Promise((resolve) => {
-    const chunks = [];
-    let size = 0, over = false;
-    req.on('data', (c) => { size += c.length; if (size > limit) over = true; else chunks.push(c); });
-    req.on('end', () => resolve(over ? null : Buffer.concat(chunks)));
-    req.on('error', () => resolve(null));
-  });
-}
-
 function controlRequest(req, res, entry, raw, url) {
   const json = (status, body) => send(res, entry, status, body, {'content-type': 'application/json'});
   const parse = () => {
@@ -849,7 +804,6 @@ function controlRequest(req, res, entry, raw, url) {
   return json(404, {error: 'unknown control'});
 }
 
-const sockets = new Set();
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://fake.invalid');
   const entry = {ts_ms: Date.now(), method: req.method, path: url.pathname};
@@ -871,16 +825,4 @@ const server = http.createServer(async (req, res) => {
     if (!res.headersSent) send(res, entry, 500, {__type: 'InternalFailure', Message: 'fake internal error'});
   }
 });
-server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-server.listen(0, '127.0.0.1', () => {
-  const tmp = `${opts.portFile}.tmp`;
-  fs.writeFileSync(tmp, String(server.address().port));
-  fs.renameSync(tmp, opts.portFile);
-});
-function shutdown() {
-  server.close();
-  for (const s of sockets) s.destroy();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serve(server, 'secretsmanager', opts.portFile);
