@@ -31,6 +31,10 @@ struct FetchContext {
   bool forced = false;
   // The profile's setting: a token with less than this left must be renewed.
   std::chrono::seconds refresh_before_expiry{600};
+  // The profile's refresh_interval: the next scheduled run comes at the latest this long
+  // after this one, so state the backend keeps alive between runs (a Vault token) must be
+  // renewed now when it would not outlast that.
+  std::chrono::seconds refresh_interval{240};
   // Whether the profile keeps Claude Code's own credential store current (sinks).
   bool sink_claude_code = false;
   // Writes P.secret durably (temp, fsync, rename, fsync dir). A backend that must order an

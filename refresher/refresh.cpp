@@ -134,6 +134,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   FetchContext context{environment.clock, secret_state};
   context.forced = request.reason == RefreshReason::suspected_401 || explicit_force;
   context.refresh_before_expiry = profile.refresh_before_expiry;
+  context.refresh_interval = profile.refresh_interval;
   context.sink_claude_code = profile.has_sink("claude-code");
   context.persist_secret = [&paths](const std::string& state) {
     return write_private_file_atomic(paths.secret, state);

@@ -187,7 +187,7 @@ Result<void> ensure_private_dir(const std::string& path) {
   return {};
 }
 
-std::size_t remove_stale_temp_files(const std::string& dir) {
+std::size_t remove_stale_temp_files(const std::string& dir, std::string_view of) {
   DIR* handle = ::opendir(dir.c_str());
   if (handle == nullptr) return 0;
   std::size_t removed = 0;
@@ -195,6 +195,7 @@ std::size_t remove_stale_temp_files(const std::string& dir) {
     const std::string_view name(entry->d_name);
     const auto mark = name.rfind(".tmp.");
     if (mark == std::string_view::npos) continue;
+    if (!of.empty() && name.substr(0, mark) != of) continue;
     const std::string_view rest = name.substr(mark + 5);
     const auto dot = rest.find('.');
     if (dot == std::string_view::npos || !parse_u64(rest.substr(dot + 1))) continue;

@@ -32,8 +32,10 @@ Result<void> ensure_private_dir(const std::string& path);
 
 // Removes the temp files ("<name>.tmp.<pid>.<n>") that write_private_file_atomic left in
 // dir when its process was killed mid-write (they may hold secrets): only those whose pid
-// is no longer running. Returns how many it removed. Callers: the refresher, under P.lock.
-std::size_t remove_stale_temp_files(const std::string& dir);
+// is no longer running; with `of` set, only the temp files of that file name ("x.json" ->
+// "x.json.tmp.*"), for directories shared with other programs. Returns how many it removed.
+// Callers: the refresher, under P.lock; the claude-code sink, under Claude Code's lock.
+std::size_t remove_stale_temp_files(const std::string& dir, std::string_view of = {});
 
 // Building blocks for readers and writers of other files (Claude Code's store, pipes):
 // write_all writes everything or returns false (EINTR retried); read_bounded reads an open

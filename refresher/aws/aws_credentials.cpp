@@ -81,7 +81,7 @@ Result<TemporaryCredentials> run_credential_process(const std::string& command,
                     (outcome->end == ChildEnd::timed_out
                          ? std::string("timed out")
                          : "exit " + to_decimal(static_cast<std::int64_t>(outcome->exit_code))) +
-                    "): " + one_line(outcome->err, 160));
+                    "); run it by hand to see why");
   }
   auto parsed = parse_credentials_json(outcome->out, true);
   if (!parsed) {
@@ -187,7 +187,8 @@ Result<ResolvedCredentials> from_container(const AwsChainInput& input, bool& con
     return std::unexpected(error);
   }
   if (response->status != 200) {
-    return fail(response->status >= 500 ? ErrorClass::transient : ErrorClass::permanent,
+    const bool transient = response->status >= 500 || response->status == 429;
+    return fail(transient ? ErrorClass::transient : ErrorClass::permanent,
                 "container credentials endpoint " + url_host(url) + " answered " +
                     to_decimal(static_cast<std::int64_t>(response->status)) +
                     (response->status == 401 || response->status == 403
@@ -226,7 +227,8 @@ Result<ResolvedCredentials> from_imds(const AwsChainInput& input) {
     return fail(ErrorClass::config,
                 not_found + " (instance metadata: " + token.error().message + ")");
   if (token->status != 200 || trim(token->body).empty()) {
-    return fail(token->status >= 500 ? ErrorClass::transient : ErrorClass::config,
+    const bool transient = token->status >= 500 || token->status == 429;
+    return fail(transient ? ErrorClass::transient : ErrorClass::config,
                 "EC2 instance metadata refused a session token (HTTP " +
                     to_decimal(static_cast<std::int64_t>(token->status)) +
                     "); IMDSv2 must be enabled, or set AWS_EC2_METADATA_DISABLED=true");

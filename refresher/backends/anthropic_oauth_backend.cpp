@@ -169,8 +169,9 @@ Error Refresh::refused_error(const Error& error,
         format_utc(*interrupted_at, "%Y-%m-%dT%H:%M:%SZ") +
         "); the spent refresh token is refused; " + login_hint(profile_);
   } else {
-    out.message =
-        error.message + "; the subscription login is no longer valid; " + login_hint(profile_);
+    // The advice first: status keeps 300 bytes and the server's description can be long.
+    out.message = "the subscription login is no longer valid; " + login_hint(profile_) + " (" +
+                  error.message + ")";
   }
   return out;
 }

@@ -128,8 +128,8 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
       return fail(ErrorClass::permanent, "Secrets Manager refused " + secret + ": " + advice +
                                              " (" + one_line(said, 120) + ")");
     };
+    // Only a refusal that names the time: a plain SignatureDoesNotMatch is a wrong key.
     const bool time_refused = error.type == "RequestExpired" ||
-                              error.type == "SignatureDoesNotMatch" ||
                               error.message.find("Signature expired") != std::string::npos ||
                               error.message.find("not yet current") != std::string::npos;
     if (time_refused) {
@@ -151,7 +151,8 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
       return permanent("check secret_id, version_id and version_stage");
     }
     if (error.type == "UnrecognizedClientException" || error.type == "InvalidClientTokenId" ||
-        error.type == "InvalidSignatureException" || error.type == "IncompleteSignature") {
+        error.type == "InvalidSignatureException" || error.type == "IncompleteSignature" ||
+        error.type == "SignatureDoesNotMatch") {
       cached_.reset();
       return permanent("the credentials from " + creds->source + " are not accepted");
     }

@@ -81,6 +81,7 @@ class VaultSession {
   Result<void> ensure_token();
   Result<void> login();
   Result<void> renew();
+  void warn_if_outlived(bool login_method) const;
   Result<void> adopt_external_token();
   Result<int> kv_version();
   Result<FetchResult> read_secret(bool may_relogin);
@@ -211,6 +212,19 @@ Result<void> VaultSession::renew() {
   return {};
 }
 
+// An operator's token that a renewal still leaves shorter-lived than refresh_interval dies
+// between runs (a login method just logs in again): say how to fix it.
+void VaultSession::warn_if_outlived(bool login_method) const {
+  if (login_method || !secret_.token_expires_at) return;
+  if (secret_.token_ttl >= context_.refresh_interval.count() + kTokenExpiryMargin) return;
+  log_line(LogLevel::warning, backend_.profile(),
+           "the Vault token lives " + to_decimal(secret_.token_ttl) +
+               " s after renewal, less than refresh_interval (" +
+               to_decimal(static_cast<std::int64_t>(context_.refresh_interval.count())) +
+               " s): it will expire between runs; lower refresh_interval or use a token with a "
+               "longer TTL");
+}
+
 // Token auth: the operator's token (token_file, $VAULT_TOKEN, ~/.vault-token). When it
 // differs from the one we hold, learn its TTL with lookup-self.
 Result<void> VaultSession::adopt_external_token() {
@@ -237,7 +251,8 @@ Result<void> VaultSession::adopt_external_token() {
     return fail(ErrorClass::config, "the Vault token is not one printable token");
   }
   if (token == secret_.token && secret_.auth == "token") return {};
-  secret_ = VaultSecret{token, std::nullopt, 0, false, "token", secret_.kv_version};
+  secret_ = VaultSecret{
+      token, std::nullopt, 0, false, "token", secret_.kv_version, secret_.kv_version_of};
   auto response = call("GET", "auth/token/lookup-self", "", true);
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
@@ -269,12 +284,17 @@ Result<void> VaultSession::ensure_token() {
   }
   if (!secret_.token_expires_at) return {};  // does not expire
   const std::int64_t left = *secret_.token_expires_at - now_;
-  // Renew while it still works: once half its TTL is gone, or when it is close to expiry
-  // (whole-second TTLs make "half" unreachable for a 2-second token).
+  // Renew while it still works: once half its TTL is gone, when it would not last until the
+  // next scheduled run (refresh_interval), or when it is close to expiry (whole-second TTLs
+  // make "half" unreachable for a 2-second token).
+  const std::int64_t next_run = context_.refresh_interval.count() + kTokenExpiryMargin;
   if (secret_.renewable && left > 0 &&
-      (left * 2 <= secret_.token_ttl || left <= kTokenExpiryMargin)) {
+      (left * 2 <= secret_.token_ttl || left <= next_run || left <= kTokenExpiryMargin)) {
     auto renewed = renew();
-    if (renewed) return {};
+    if (renewed) {
+      warn_if_outlived(login_method);
+      return {};
+    }
     log_line(LogLevel::warning, backend_.profile(),
              "could not renew the Vault token: " + renewed.error().message);
     if (login_method) return login();
@@ -292,7 +312,13 @@ Result<void> VaultSession::ensure_token() {
 
 Result<int> VaultSession::kv_version() {
   if (settings_.kv_version != 0) return settings_.kv_version;
-  if (secret_.kv_version != 0) return secret_.kv_version;
+  // What was detected holds for this address, namespace and mount only.
+  const std::string detected_for = settings_.address + " " +
+                                   (settings_.namespace_.empty() ? "-" : settings_.namespace_) +
+                                   " " + settings_.mount;
+  if (secret_.kv_version != 0 && secret_.kv_version_of == detected_for) {
+    return secret_.kv_version;
+  }
   auto response = call("GET", "sys/internal/ui/mounts/" + encode_path(settings_.mount), "", true);
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
@@ -307,6 +333,7 @@ Result<int> VaultSession::kv_version() {
     return std::unexpected(error);
   }
   secret_.kv_version = *version;
+  secret_.kv_version_of = detected_for;
   return *version;
 }
 

@@ -12,10 +12,21 @@ namespace {
 
 constexpr std::string_view kMagic = "claude-key-helper-oauth";
 constexpr unsigned kVersion = 1;
-constexpr std::array<std::string_view, 11> kKeys = {
-    "refresh_token",          "access_token",         "expires_at",    "scopes",
-    "subscription_type",      "rate_limit_tier",      "account_email", "refresh_token_expires_at",
-    "owns_claude_code_store", "pending_refresh_since"};
+constexpr std::array<std::string_view, 11> kKeys = {"refresh_token",
+                                                    "access_token",
+                                                    "expires_at",
+                                                    "scopes",
+                                                    "subscription_type",
+                                                    "rate_limit_tier",
+                                                    "account_email",
+                                                    "refresh_token_expires_at",
+                                                    "owns_claude_code_store",
+                                                    "pending_refresh_since",
+                                                    "store_refresh_token_fp"};
+
+// Builds of 2026-11 wrote the last key without its name (": <fp>"): such a file reads as if
+// the name were there, so those profiles keep their tokens.
+constexpr std::string_view kUnnamedLastKey = "\n: ";
 
 // Values that end up in one line of the file: no spaces in tokens, nothing that breaks
 // the line format elsewhere.
@@ -65,7 +76,14 @@ std::string token_fingerprint(std::string_view token) {
 
 Result<OAuthSecret> parse_oauth_secret(std::string_view text) {
   auto lines = parse_kv_lines(text, kMagic, kVersion, kKeys);
-  if (!lines) return std::unexpected(lines.error());
+  if (!lines) {
+    const auto unnamed = text.find(kUnnamedLastKey);
+    if (unnamed == std::string_view::npos) return std::unexpected(lines.error());
+    const std::string named = std::string(text.substr(0, unnamed + 1)) + std::string(kKeys.back()) +
+                              std::string(text.substr(unnamed + 1));
+    if (named.find(kUnnamedLastKey) != std::string::npos) return std::unexpected(lines.error());
+    return parse_oauth_secret(named);
+  }
   const auto& l = *lines;
   OAuthSecret secret;
   secret.refresh_token = std::string(l[0].value);

@@ -637,6 +637,9 @@ Result<void> write_claude_code_store(const std::string& file, const ClaudeAiOaut
   if (!text) return std::unexpected(text.error());
   if (auto dir = create_dir_if_missing(parent_dir(*target)); !dir)
     return std::unexpected(dir.error());
+  // A writer killed mid-write left a temp copy holding tokens: ours to remove, under the lock.
+  const std::string name = target->substr(target->rfind('/') + 1);
+  (void)remove_stale_temp_files(parent_dir(*target), name);
   return write_private_file_atomic(*target, *text);
 }
 

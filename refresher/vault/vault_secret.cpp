@@ -9,9 +9,9 @@ namespace ckh {
 namespace {
 
 constexpr std::string_view kMagic = "claude-key-helper-vault";
-constexpr unsigned kVersion = 1;
-constexpr std::array<std::string_view, 6> kKeys = {
-    "token", "token_expires_at", "token_ttl", "renewable", "auth", "kv_version"};
+constexpr unsigned kVersion = 2;  // v2: kv_version_of
+constexpr std::array<std::string_view, 7> kKeys = {
+    "token", "token_expires_at", "token_ttl", "renewable", "auth", "kv_version", "kv_version_of"};
 
 }  // namespace
 
@@ -42,6 +42,7 @@ Result<VaultSecret> parse_vault_secret(std::string_view text) {
     return fail(ErrorClass::corrupt, "has an unknown auth method");
   }
   secret.auth = std::string(l[4].value);
+  secret.kv_version_of = std::string(l[6].value);
   return secret;
 }
 
@@ -49,10 +50,13 @@ std::string serialize_vault_secret(const VaultSecret& secret) {
   const std::string expires = format_optional_time(secret.token_expires_at);
   const std::string ttl = to_decimal(secret.token_ttl);
   const std::string version = to_decimal(secret.kv_version);
-  const std::array<KvLine, 6> lines = {
-      KvLine{kKeys[0], secret.token}, KvLine{kKeys[1], expires},
-      KvLine{kKeys[2], ttl},          KvLine{kKeys[3], secret.renewable ? "yes" : "no"},
-      KvLine{kKeys[4], secret.auth},  KvLine{kKeys[5], version}};
+  const std::array<KvLine, 7> lines = {KvLine{kKeys[0], secret.token},
+                                       KvLine{kKeys[1], expires},
+                                       KvLine{kKeys[2], ttl},
+                                       KvLine{kKeys[3], secret.renewable ? "yes" : "no"},
+                                       KvLine{kKeys[4], secret.auth},
+                                       KvLine{kKeys[5], version},
+                                       KvLine{kKeys[6], secret.kv_version_of}};
   return write_kv_lines(kMagic, kVersion, lines);
 }
 

@@ -2,13 +2,16 @@
 // never read by the helper) and what it learned about the mount. Line format of
 // shared/kv_lines.h:
 //
-//   claude-key-helper-vault v1
+//   claude-key-helper-vault v2
 //   token: hvs.CAES...
 //   token_expires_at: 1795300000     (none: the token does not expire)
 //   token_ttl: 1200                  (seconds granted at the last login or renewal)
 //   renewable: yes
 //   auth: approle                    (how it was obtained: token, approle or kubernetes)
 //   kv_version: 2                    (0: not detected yet)
+//   kv_version_of: https://vault.example:8200 - secret
+//                                    (address, namespace or "-", mount: what kv_version was
+//                                    detected for; a changed config detects again)
 //   end
 //
 // Guarantees: parse accepts exactly what serialize writes (ErrorClass::corrupt otherwise,
@@ -31,6 +34,7 @@ struct VaultSecret {
   bool renewable = false;
   std::string auth;  // token | approle | kubernetes
   int kv_version = 0;
+  std::string kv_version_of;  // "<address> <namespace or -> <mount>"; empty with kv_version 0
 };
 
 Result<VaultSecret> parse_vault_secret(std::string_view text);

@@ -77,6 +77,40 @@ void check_no_token(const std::string& text) {
 
 }  // namespace
 
+TEST_CASE("P.secret of an oauth profile: every line has its documented name", "[anthropic-oauth]") {
+  OAuthSecret secret;
+  secret.refresh_token = "sk-ant-ort01-R";
+  secret.access_token = "sk-ant-oat01-A";
+  secret.expires_at = kNow;
+  secret.scopes = {"user:inference", "user:profile"};
+  secret.store_refresh_token_fp = "0123456789ab";
+  const std::string text = serialize_oauth_secret(secret);
+  CHECK(text ==
+        "claude-key-helper-oauth v1\n"
+        "refresh_token: sk-ant-ort01-R\n"
+        "access_token: sk-ant-oat01-A\n"
+        "expires_at: 1795300000\n"
+        "scopes: user:inference user:profile\n"
+        "subscription_type: \n"
+        "rate_limit_tier: \n"
+        "account_email: \n"
+        "refresh_token_expires_at: none\n"
+        "owns_claude_code_store: no\n"
+        "pending_refresh_since: none\n"
+        "store_refresh_token_fp: 0123456789ab\n"
+        "end\n");
+  // Files of the builds that wrote the last line without its name keep their tokens.
+  std::string unnamed = text;
+  unnamed.replace(unnamed.find("store_refresh_token_fp: "), 24, ": ");
+  auto legacy = parse_oauth_secret(unnamed);
+  REQUIRE(legacy);
+  CHECK(legacy->refresh_token == "sk-ant-ort01-R");
+  CHECK(legacy->store_refresh_token_fp == "0123456789ab");
+  std::string twice = unnamed;
+  twice.replace(twice.find("pending_refresh_since: "), 23, ": ");
+  CHECK_FALSE(parse_oauth_secret(twice));
+}
+
 TEST_CASE("anthropic-oauth: refresh sends the JSON grant and rotates durably before use",
           "[anthropic-oauth]") {
   Harness h;

@@ -172,6 +172,12 @@ TEST_CASE("aws: documented errors map to permanent or transient with clear messa
        {},
        ErrorClass::permanent,
        "not accepted"},
+      {403,
+       "{\"__type\":\"SignatureDoesNotMatch\",\"message\":\"The request signature we "
+       "calculated does not match the signature you provided.\"}",
+       {},
+       ErrorClass::permanent,
+       "not accepted"},
       {400,
        "{\"__type\":\"InvalidSignatureException\",\"message\":\"Signature expired: "
        "20150830T123600Z is now earlier than 20150830T124100Z\"}",
@@ -310,6 +316,56 @@ TEST_CASE("aws: container credentials, then IMDSv2; temporary keys cached until 
   CHECK(no_creds.error().kind == ErrorClass::config);
   CHECK_THAT(no_creds.error().message, Catch::Contains("AWS_EC2_METADATA_DISABLED"));
   CHECK(none.transport->calls() == 0);
+}
+
+TEST_CASE("aws: the relative container URI, an env token, throttled credential endpoints",
+          "[aws]") {
+  {
+    FakeEnv env{{"AWS_REGION", "us-east-1"},
+                {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc"},
+                {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "CANARY-env-token"}};
+    Harness h;
+    h.transport
+        ->respond(200,
+                  "{\"AccessKeyId\":\"ASIAREL\",\"SecretAccessKey\":\"s\",\"Token\":\"t\","
+                  "\"Expiration\":\"2015-08-30T18:00:00Z\"}")
+        .respond(200, secret_body("\"k\""));
+    REQUIRE(h.fetch());
+    CHECK(h.transport->requests[0].url == "http://169.254.170.2/v2/credentials/abc");
+    CHECK(request_header(h.transport->requests[0], "authorization") == "CANARY-env-token");
+
+    Harness throttled;  // the container agent's rate limit: try again later
+    throttled.transport->respond(429, "");
+    auto result = throttled.fetch();
+    REQUIRE_FALSE(result);
+    CHECK(result.error().kind == ErrorClass::transient);
+    no_secret(result.error().message);
+  }
+  FakeEnv env{{"AWS_REGION", "us-east-1"},
+              {"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:8111/"}};
+  Harness h;
+  h.transport->respond(429, "");
+  auto result = h.fetch();
+  REQUIRE_FALSE(result);
+  CHECK(result.error().kind == ErrorClass::transient);
+}
+
+TEST_CASE("aws: a failing credential_process is named, its output is not quoted", "[aws]") {
+  TempDir dir;
+  const std::string script =
+      dir.write("process.sh",
+                "#!/bin/sh\necho '{\"AccessKeyId\": \"AKID\", \"SecretAccessKey\": \"" +
+                    kSecretKey + "\"}' >&2\nexit 3\n",
+                0700);
+  dir.write("config", "[default]\nregion = us-east-1\ncredential_process = " + script + "\n", 0600);
+  FakeEnv env{{"HOME", dir.path()}, {"AWS_CONFIG_FILE", dir.file("config")}};
+  Harness h;
+  auto result = h.fetch();
+  REQUIRE_FALSE(result);
+  CHECK_THAT(result.error().message, Catch::Contains("credential_process of profile default"));
+  CHECK_THAT(result.error().message, Catch::Contains("exit 3"));
+  CHECK_THAT(result.error().message, Catch::Contains("run it by hand"));
+  no_secret(result.error().message);
 }
 
 TEST_CASE("aws: ini parsing, ISO 8601, command lines", "[aws]") {

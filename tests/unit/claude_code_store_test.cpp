@@ -2,6 +2,7 @@
 // atomic write through symlinks, logout), its mkdir lock, and the macOS Keychain command.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -143,6 +144,31 @@ TEST_CASE("claude-code store: round trip through the file", "[claude-code-sink]"
       R"("user:profile"],"subscriptionType":"max","rateLimitTier":"default_claude_max_20x",)"
       R"("refreshTokenExpiresAt":1790000000000,"clientId":"9d1c250a-e61b-44d9-88ed-5944d1962f5e"}})");
   CHECK(entries_in(config) == 1);  // no temp file left behind
+}
+
+TEST_CASE("claude-code store: a writer's leftover temp copies are removed, nobody else's",
+          "[claude-code-sink]") {
+  TempDir dir;
+  const std::string config = dir / "claude-config";
+  const std::string file = config + "/.credentials.json";
+  REQUIRE(ckh::write_claude_code_store(file, sample_oauth()));
+  // A pid that is surely gone: a child that has exited and been reaped.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  REQUIRE(child > 0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  const std::string dead = std::to_string(child);
+  const std::string ours = ".credentials.json.tmp." + dead + ".0";
+  const std::string live = ".credentials.json.tmp." + std::to_string(::getpid()) + ".7";
+  const std::string theirs = "settings.json.tmp." + dead + ".0";
+  for (const auto& name : {ours, live, theirs}) {
+    std::ofstream(config + "/" + name) << "{\"claudeAiOauth\":{\"refreshToken\":\"spent\"}}";
+  }
+  REQUIRE(ckh::write_claude_code_store(file, sample_oauth()));
+  CHECK_FALSE(std::filesystem::exists(config + "/" + ours));  // a dead writer's copy
+  CHECK(std::filesystem::exists(config + "/" + live));        // a live writer's
+  CHECK(std::filesystem::exists(config + "/" + theirs));      // another file's
 }
 
 TEST_CASE("claude-code store: other keys and unknown entry keys are kept byte for byte",

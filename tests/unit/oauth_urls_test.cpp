@@ -10,7 +10,8 @@ TEST_CASE("percent_encode keeps unreserved characters and escapes the rest as up
   CHECK(percent_encode("AZaz09-._~") == "AZaz09-._~");
   CHECK(percent_encode("a b&c=d/e?f#g") == "a%20b%26c%3Dd%2Fe%3Ff%23g");
   CHECK(percent_encode(std::string("\x00\xff", 2)) == "%00%FF");
-  CHECK(percent_encode("http://localhost:1234/callback") == "http%3A%2F%2Flocalhost%3A1234%2Fcallback");
+  CHECK(percent_encode("http://localhost:1234/callback") ==
+        "http%3A%2F%2Flocalhost%3A1234%2Fcallback");
 }
 
 TEST_CASE("percent_decode undoes escapes, turns '+' into a space and keeps malformed escapes") {

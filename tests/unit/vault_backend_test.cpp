@@ -50,6 +50,8 @@ struct Harness {
   FakeClock clock{kNow};
   VaultSettings settings;
   std::string state;  // P.secret between fetches
+  // Short, so the half-life rule is what the tests below see (a long one renews sooner).
+  std::chrono::seconds refresh_interval{10};
 
   Harness() {
     settings.address = "https://vault.test:8200";
@@ -60,6 +62,7 @@ struct Harness {
   Result<FetchResult> fetch() {
     VaultBackend backend(settings, transport, "ent", lookup_fake_env);
     FetchContext context{clock, state};
+    context.refresh_interval = refresh_interval;
     context.persist_secret = [this](const std::string& text) -> Result<void> {
       state = text;
       return {};
@@ -124,6 +127,17 @@ TEST_CASE("vault: the KV version is detected from the mount once and remembered"
   REQUIRE(second);
   CHECK(second->expires_at == kNow + 60);
   CHECK(h.transport->calls() == 4);  // no second lookup-self, no second mount lookup
+
+  // The profile now names another mount: what was detected for "kv" does not apply.
+  h.settings.mount = "kv2";
+  h.transport
+      ->respond(200,
+                "{\"data\":{\"type\":\"kv\",\"options\":{\"version\":\"2\"},\"path\":\"kv2/\"}}")
+      .respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
+  REQUIRE(h.fetch());
+  CHECK(h.paths()[4] == "GET /v1/sys/internal/ui/mounts/kv2");
+  CHECK(h.paths()[5] == "GET /v1/kv2/data/claude/api");
+  CHECK(h.state.find("kv_version_of: https://vault.test:8200 - kv2\n") != std::string::npos);
 }
 
 TEST_CASE("vault: a fixed KV v2 version is asked for", "[vault]") {
@@ -321,6 +335,30 @@ TEST_CASE("vault: token auth renews a renewable token at half-life and says so w
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == ErrorClass::permanent);
   CHECK_THAT(result.error().message, Catch::Contains("vault login"));
+}
+
+TEST_CASE("vault: a token that would not outlast refresh_interval is renewed at once", "[vault]") {
+  TempDir dir;
+  dir.write(".vault-token", kToken + "\n", 0600);
+  FakeEnv env{{"HOME", dir.path()}};
+  Harness h;
+  h.refresh_interval = std::chrono::seconds(900);  // the next run may be 15 min away
+  h.transport->respond(200, lookup_body(1200, true))
+      .respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
+  REQUIRE(h.fetch());
+  CHECK(h.transport->calls() == 2);  // 1200 s left: no renewal
+
+  h.clock.advance(std::chrono::seconds(400));  // 800 s left: more than half, yet < 900 + 10
+  h.transport->respond(200, auth_body(kToken, 1200))
+      .respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
+  REQUIRE(h.fetch());
+  REQUIRE(h.transport->calls() == 4);
+  CHECK(h.paths()[2] == "POST /v1/auth/token/renew-self");
+
+  h.clock.advance(std::chrono::seconds(200));  // renewed 200 s ago: 1000 s left, no renewal
+  h.transport->respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
+  REQUIRE(h.fetch());
+  CHECK(h.transport->calls() == 5);
 }
 
 TEST_CASE("vault: config defaults from VAULT_* and the problems it reports", "[vault]") {
