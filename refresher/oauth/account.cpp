@@ -106,6 +106,17 @@ Result<std::string> login_profile(const ProfileConfig& profile, const ProfilePat
                 "the token server's answer to the login has no refresh_token; nothing was saved");
   }
   secret.owns_claude_code_store = previously_owned(paths);
+  if (profile.has_sink("claude-code") || secret.owns_claude_code_store) {
+    // The family in Claude Code's store now is older than this login: remember it as seen,
+    // so the sink replaces it instead of adopting it (its expiry may well be later).
+    if (auto store = claude_code_store_paths((*backend)->env())) {
+      if (auto stored = read_claude_code_store(store->credentials_file); stored && *stored) {
+        if (!(*stored)->refresh_token.empty()) {
+          secret.store_refresh_token_fp = token_fingerprint((*stored)->refresh_token);
+        }
+      }
+    }
+  }
   return save_and_publish(profile, paths, secret);
 }
 

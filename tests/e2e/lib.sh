@@ -45,6 +45,8 @@ e2e_cleanup() {
 }
 
 e2e_begin() {
+  # The backends and the registration below run python3 before the runner's own checks.
+  command -v python3 >/dev/null || { echo "skipped: python3 is not installed"; exit 77; }
   E2E_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/ckh-e2e-$1-XXXXXX")
   chmod 700 "$E2E_ROOT"
   trap e2e_cleanup EXIT

@@ -103,9 +103,11 @@ start_login --timeout 20s
 callback=$(curl -s -o /dev/null -w '%{redirect_url}' "$AUTO_URL")
 callback=${callback/localhost/127.0.0.1}
 wrong=$(printf '%s' "$callback" | sed -E 's/state=[^&]*/state=forged/')
-code=$(curl -s -o /dev/null -w '%{http_code}' "$wrong")
+# The callback URLs carry a code: to curl through a config file, never argv (as everywhere).
+curl_url() { printf 'url = "%s"\n' "$1" >"$T/curl.cfg"; shift; curl -s -K "$T/curl.cfg" "$@"; rm -f "$T/curl.cfg"; }
+code=$(curl_url "$wrong" -o /dev/null -w '%{http_code}')
 expect_eq "a callback with a forged state is refused" 400 "$code"
-page=$(curl -s "$callback")
+page=$(curl_url "$callback")
 case "$page" in *"Logged in"*) pass "the browser sees the success page" ;; *) fail "callback page: ${page:0:200}" ;; esac
 end_login
 expect_eq "login through the loopback exits 0" 0 "$rc"
@@ -198,6 +200,31 @@ node -e '
 rc=0; "$CKH_HELPER" --profile max </dev/null >"$T/helper.out" 2>"$T/helper.err" || rc=$?
 [ "$rc" != 0 ] && grep -q "login --profile max" "$T/helper.err" \
   && pass "after logout the helper says to log in ($rc)" || fail "helper after logout: rc $rc $(cat "$T/helper.err")"
+
+# --- 9. a fresh login with the sink replaces an older family in the store ------------------
+# The store's family expires later than the login's (a day against 8 h): the login still wins,
+# because it is the newer one; that family is left alone (not spent), Claude Code's to drop.
+write_config 'sinks = ["claude-code"]'
+seed=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"expires_in":86400}' "$BASE/__seed")
+node -e '
+  const s = JSON.parse(process.argv[1]);
+  const store = {claudeAiOauth: {accessToken: s.access_token, refreshToken: s.refresh_token,
+    expiresAt: Date.now() + s.expires_in * 1000, scopes: s.scope.split(" ")}};
+  require("fs").writeFileSync(process.argv[2], JSON.stringify(store), {mode: 0o600});
+' "$seed" "$CLAUDE_CONFIG_DIR/.credentials.json"
+old_refresh=$(node -e 'console.log(JSON.parse(process.argv[1]).refresh_token)' "$seed")
+remember "$old_refresh"; remember "$(node -e 'console.log(JSON.parse(process.argv[1]).access_token)' "$seed")"
+start_login --timeout 20s
+pasted=$(curl -s "$MANUAL_URL"); remember "${pasted%%#*}"
+paste_line "$pasted"
+end_login
+expect_eq "login with the sink on exits 0" 0 "$rc"
+login_refresh=$(secret_field refresh_token); remember "$login_refresh"; remember "$(secret_field access_token)"
+[ "$(fp "$login_refresh")" != "$(fp "$old_refresh")" ] && pass "P.secret keeps the new login, not the store's family" \
+  || fail "the login was replaced by the older family in Claude Code's store"
+store_refresh=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).claudeAiOauth.refreshToken)' "$CLAUDE_CONFIG_DIR/.credentials.json")
+expect_eq "the store now holds the login's family" "$(fp "$login_refresh")" "$(fp "$store_refresh")"
+expect_eq "the older family was not used" current "$(token_state "$old_refresh")"
 
 # --- no secret anywhere in what the tools printed or logged --------------------------------
 leaks=0
