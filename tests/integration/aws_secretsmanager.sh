@@ -276,6 +276,54 @@ status_of nocreds
 has "no credentials: once and status say 'no AWS credentials' and that IMDS is disabled" "$OUT
 $STATUS" "no AWS credentials" "AWS_EC2_METADATA_DISABLED"
 
+# ---- 4b. the recorded failure cases of IMDS and the container endpoint ------------------------
+# aws_fixtures/aws-credentials (smithy-rs recorded traffic and the EC2/ECS docs), through the
+# fakes' controls, against the refresher's chain.
+# imds_default_chain_retries: one 503 on each of the three steps, then success.
+i_before=$(stat_of "$IMDS" token_puts list_requests credentials_served | paste -sd' ')
+post "$IMDS" /__control '{"fail_next":[{"endpoint":"token","status":503},{"endpoint":"list","status":503},{"endpoint":"credentials","status":503}]}'
+once imds AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+i_after=$(stat_of "$IMDS" token_puts list_requests credentials_served | paste -sd' ')
+read -r a b c <<<"$i_before"; read -r x y z <<<"$i_after"
+expect_eq "IMDS 503 once at each step (imds_default_chain_retries): retried, exit 0; 2 PUTs, 2 lists, 1 document" \
+  "0 2 2 1" "$RC $((x - a)) $((y - b)) $((z - c))"
+# imds_token_fail: IMDS turned off, the token PUT answers 403.
+post "$IMDS" /__control '{"disabled":true}'
+once imds AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+expect_eq "IMDS token PUT 403 (imds_token_fail): exit 75, the last key still valid" 75 "$RC"
+status_of imds
+has "IMDS token PUT 403: status classes it config (the operator must act)" "$STATUS" "(config;"
+has "IMDS token PUT 403: the message says IMDSv2 must be enabled or disabled explicitly" "$OUT" \
+  "refused a session token (HTTP 403)" "AWS_EC2_METADATA_DISABLED"
+post "$IMDS" /__control '{"disabled":false,"role":null}'
+# imds_no_iam_role: the role listing answers 404.
+once imds AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+expect_eq "IMDS without an IAM role (imds_no_iam_role): exit 75, the last key still valid" 75 "$RC"
+status_of imds
+has "IMDS without an IAM role: status classes it config" "$STATUS" "(config;"
+has "IMDS without an IAM role: the message says the instance has no IAM role" "$OUT" "no IAM role"
+post "$IMDS" /__control '{"role":"imds-assume-role-test","put_unreachable":true}'
+# In a container with hop limit 1 the PUT's answer never arrives: bounded, then a clear error.
+t0=$(date +%s)
+once imds AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+waited=$(( $(date +%s) - t0 ))
+expect_eq "IMDS PUT never answered (hop limit 1): exit 75, the last key still valid" 75 "$RC"
+[ "$waited" -le 15 ] && pass "IMDS PUT never answered: once gave up after ${waited} s (bounded)" \
+  || fail "IMDS PUT never answered: once took ${waited} s"
+has "IMDS PUT never answered: the message says no credentials were found and why" "$OUT" \
+  "no AWS credentials found" "instance metadata"
+post "$IMDS" /__control '{"put_unreachable":false}'
+once imds AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+expect_eq "IMDS answers again: exit 0" 0 "$RC"
+# The container agent's rate limit (x-rate-limit-* headers): 429 is transient.
+post "$ECS" /__control '{"throttle_next":1}'
+once ecs "${ECS_ENV[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$AWSD/ecs-token"
+expect_eq "container endpoint 429 (throttled): exit 75, the last key still valid" 75 "$RC"
+status_of ecs
+has "container endpoint 429: status classes it transient (retried with backoff)" "$STATUS" "(transient;"
+once ecs "${ECS_ENV[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$AWSD/ecs-token"
+expect_eq "container endpoint after the throttle: exit 0" 0 "$RC"
+
 # ---- 5. errors ---------------------------------------------------------------------------------
 # permanent PROFILE WHAT PROBLEM FIX...: once exits 77; its output and status say PROBLEM and FIX.
 # Status keeps 300 bytes (kMaxStatusMessageBytes): the backend puts its advice first and AWS's
