@@ -9,9 +9,7 @@
 #include "refresher/oauth/token_client.h"
 #include "refresher/sinks/claude_code_lock.h"
 #include "refresher/sinks/claude_code_store.h"
-#ifdef __APPLE__
 #include "refresher/sinks/keychain.h"
-#endif
 #include "shared/text.h"
 
 namespace ckh {
@@ -108,6 +106,7 @@ class Refresh {
   ClaudeCodeStorePaths store_paths_;
   std::optional<ClaudeAiOauth> stored_;
   std::optional<std::string> keychain_json_;  // macOS: the Keychain item's JSON, if any
+  std::optional<Error> keychain_unreadable_;  // macOS: why it could not be read (not written then)
   bool adopted_ = false;
   std::optional<std::string> unsaved_;
 };
@@ -133,19 +132,21 @@ Result<void> Refresh::adopt_from_store(std::string_view why) {
     return std::unexpected(error);
   }
   stored_ = std::move(*stored);
-#ifdef __APPLE__
-  // On macOS the Keychain item is what Claude Code reads and writes first.
-  const auto user = backend_.env()("USER");
-  if (auto item = keychain_read(user.value_or(""), keychain_service_name(backend_.env()));
-      item && *item) {
-    keychain_json_ = **item;
-    if (auto entry = parse_claude_code_store(**item);
-        entry && *entry && usable(**entry) &&
-        (!stored_ || (*entry)->expires_at_ms > stored_->expires_at_ms)) {
-      stored_ = std::move(*entry);
+  if (kKeychainStore) {
+    // On macOS the Keychain item is what Claude Code reads and writes first.
+    const auto user = backend_.env()("USER");
+    auto item = keychain_read(user.value_or(""), keychain_service_name(backend_.env()));
+    if (!item) {
+      keychain_unreadable_ = item.error();
+    } else if (*item) {
+      keychain_json_ = **item;
+      if (auto entry = parse_claude_code_store(**item);
+          entry && *entry && usable(**entry) &&
+          (!stored_ || (*entry)->expires_at_ms > stored_->expires_at_ms)) {
+        stored_ = std::move(*entry);
+      }
     }
   }
-#endif
   if (stored_ && store_is_newer(*stored_, secret_)) {
     adopt(secret_, *stored_);
     adopted_ = true;
@@ -265,21 +266,29 @@ Result<void> Refresh::write_store_entry() {
     }
     return std::unexpected(error);
   }
-#ifdef __APPLE__
-  // Claude Code on macOS reads the Keychain item first: render our entry over the item's own
-  // JSON (its other entries, such as mcpOAuth, stay), under the same lock.
-  auto rendered =
-      render_claude_code_store(keychain_json_.value_or(""), as_store_entry(secret_, stored_));
-  if (!rendered) return std::unexpected(rendered.error());
-  const auto user = backend_.env()("USER");
-  if (auto saved =
-          keychain_write(user.value_or(""), keychain_service_name(backend_.env()), *rendered);
-      !saved) {
-    Error error = saved.error();
-    error.message = "could not update Claude Code's Keychain item: " + error.message;
-    return std::unexpected(error);
+  if (kKeychainStore) {
+    // Claude Code on macOS reads the Keychain item first: render our entry over the item's
+    // own JSON (its other entries, such as mcpOAuth, stay), under the same lock. An item we
+    // could not read is not written: rendering over nothing would drop those entries.
+    if (keychain_unreadable_) {
+      Error error = *keychain_unreadable_;
+      error.kind = ErrorClass::transient;
+      error.message = "could not read Claude Code's Keychain item, so it was not updated (" +
+                      error.message + "); the credentials file was";
+      return std::unexpected(error);
+    }
+    auto rendered =
+        render_claude_code_store(keychain_json_.value_or(""), as_store_entry(secret_, stored_));
+    if (!rendered) return std::unexpected(rendered.error());
+    const auto user = backend_.env()("USER");
+    if (auto saved =
+            keychain_write(user.value_or(""), keychain_service_name(backend_.env()), *rendered);
+        !saved) {
+      Error error = saved.error();
+      error.message = "could not update Claude Code's Keychain item: " + error.message;
+      return std::unexpected(error);
+    }
   }
-#endif
   return {};
 }
 

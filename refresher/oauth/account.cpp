@@ -10,6 +10,7 @@
 #include "refresher/refresh.h"
 #include "refresher/sinks/claude_code_lock.h"
 #include "refresher/sinks/claude_code_store.h"
+#include "refresher/sinks/keychain.h"
 #include "shared/secure_file.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
@@ -182,6 +183,20 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
     if (!removed) return std::unexpected(removed.error());
     text += *removed ? " and Claude Code's login in " + store->credentials_file
                      : "; Claude Code's store held no login";
+    if (kKeychainStore) {
+      // The Keychain copy too (Claude Code reads it first), keeping its other entries.
+      const auto user = (*backend)->env()("USER").value_or("");
+      const std::string service = keychain_service_name((*backend)->env());
+      auto item = keychain_read(user, service);
+      if (!item) return std::unexpected(item.error());
+      if (*item) {
+        auto rendered = render_without_claude_code_entry(**item);
+        if (!rendered) return std::unexpected(rendered.error());
+        if (auto saved = keychain_write(user, service, *rendered); !saved)
+          return std::unexpected(saved.error());
+        text += " and from the Keychain item " + service;
+      }
+    }
   }
   return text + ")";
 }

@@ -29,6 +29,15 @@
 
 namespace ckh {
 
+// Whether Claude Code on this platform keeps its login in the Keychain (read first) besides
+// the file. Callers test it with a plain `if`, so their Keychain code is compiled, and so
+// type-checked, on every platform; it runs on macOS.
+#ifdef __APPLE__
+inline constexpr bool kKeychainStore = true;
+#else
+inline constexpr bool kKeychainStore = false;
+#endif
+
 // SecurityTool's MAX_LINE_LEN: a line (without its newline) must be shorter than this.
 inline constexpr std::size_t kSecurityMaxLineBytes = 4096;
 
