@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "refresher/fingerprint.h"
 #include "refresher/http/curl_transport.h"
 #include "refresher/json_text.h"
 #include "refresher/log.h"
@@ -150,7 +151,12 @@ Result<void> VaultSession::login() {
     auto secret_id = read_secret_file(settings_.secret_id_file, "the AppRole secret_id");
     if (!secret_id) return std::unexpected(secret_id.error());
     std::string id = *secret_id;
-    if (settings_.secret_id_wrapped) {
+    const std::string wrapping_fp = token_fingerprint(id);
+    if (settings_.secret_id_wrapped && !secret_.unwrapped_secret_id.empty() &&
+        secret_.unwrapped_from == wrapping_fp) {
+      // Unwrapped by an earlier run whose login did not succeed: the wrapping token is spent.
+      id = secret_.unwrapped_secret_id;
+    } else if (settings_.secret_id_wrapped) {
       // The file holds a single-use wrapping token: unwrap it into the real secret_id.
       const std::string saved = secret_.token;
       secret_.token = id;
@@ -166,6 +172,10 @@ Result<void> VaultSession::login() {
       auto parsed = parse_unwrapped_secret_id(unwrapped->body);
       if (!parsed) return std::unexpected(parsed.error());
       id = *parsed;
+      // Kept (P.secret, durably, before the login is tried) until a login with it succeeds.
+      secret_.unwrapped_secret_id = id;
+      secret_.unwrapped_from = wrapping_fp;
+      if (context_.persist_secret) (void)context_.persist_secret(serialize_vault_secret(secret_));
     }
     api_path = "auth/" + encode_path(settings_.approle_mount) + "/login";
     body = "{\"role_id\":" + json_quote(*role_id) + ",\"secret_id\":" + json_quote(id) + "}";
@@ -190,6 +200,8 @@ Result<void> VaultSession::login() {
   secret_.token_expires_at =
       auth->lease_duration > 0 ? std::optional(now_ + auth->lease_duration) : std::nullopt;
   secret_.auth = settings_.auth;
+  secret_.unwrapped_secret_id.clear();
+  secret_.unwrapped_from.clear();
   log_line(LogLevel::info, backend_.profile(),
            "logged in to Vault with " + std::string(method_name) + " (token TTL " +
                to_decimal(auth->lease_duration) + " s)");
@@ -251,8 +263,13 @@ Result<void> VaultSession::adopt_external_token() {
     return fail(ErrorClass::config, "the Vault token is not one printable token");
   }
   if (token == secret_.token && secret_.auth == "token") return {};
-  secret_ = VaultSecret{
-      token, std::nullopt, 0, false, "token", secret_.kv_version, secret_.kv_version_of};
+  // A new token: only what was learned about the mount carries over.
+  VaultSecret fresh;
+  fresh.token = token;
+  fresh.auth = "token";
+  fresh.kv_version = secret_.kv_version;
+  fresh.kv_version_of = secret_.kv_version_of;
+  secret_ = std::move(fresh);
   auto response = call("GET", "auth/token/lookup-self", "", true);
   if (!response) return std::unexpected(response.error());
   if (response->status != 200) {
@@ -408,7 +425,13 @@ Result<FetchResult> VaultSession::run() {
                    "); starting afresh");
     }
   }
-  if (auto token = ensure_token(); !token) return std::unexpected(token.error());
+  if (auto token = ensure_token(); !token) {
+    // Keep what a failed login still learned (an unwrapped secret_id, the KV version).
+    if (context_.persist_secret) (void)context_.persist_secret(serialize_vault_secret(secret_));
+    Error error = token.error();
+    error.message = redact(error.message, secret_.token);
+    return std::unexpected(error);
+  }
   auto result = read_secret(true);
   // Whatever happened, keep what we learned (a new token, the KV version).
   const std::string state = serialize_vault_secret(secret_);

@@ -1,7 +1,5 @@
 #include "refresher/oauth/oauth_secret.h"
 
-#include <openssl/sha.h>
-
 #include <array>
 
 #include "shared/kv_lines.h"
@@ -60,18 +58,6 @@ std::vector<std::string> split_scopes(std::string_view text) {
     i = end;
   }
   return scopes;
-}
-
-std::string token_fingerprint(std::string_view token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 6; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
 }
 
 Result<OAuthSecret> parse_oauth_secret(std::string_view text) {

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "refresher/fingerprint.h"
 #include "shared/error.h"
 
 namespace ckh {
@@ -55,9 +56,5 @@ std::string serialize_oauth_secret(const OAuthSecret& secret);
 
 std::string join_scopes(const std::vector<std::string>& scopes);
 std::vector<std::string> split_scopes(std::string_view text);
-
-// A short, stable, non-reversible name for a token in messages and tests: the first 12 hex
-// digits of its SHA-256.
-std::string token_fingerprint(std::string_view token);
 
 }  // namespace ckh

@@ -302,6 +302,48 @@ TEST_CASE("vault: a response-wrapped secret_id is unwrapped before the login", "
   no_secret(result.error().message);
 }
 
+TEST_CASE("vault: a login that fails after the unwrap keeps the secret_id for the retry",
+          "[vault]") {
+  TempDir dir;
+  FakeEnv env{{"HOME", dir.path()}};
+  Harness h;
+  h.settings.auth = "approle";
+  h.settings.secret_id_wrapped = true;
+  h.settings.role_id_file = dir.write("role_id", "r\n", 0644);
+  h.settings.secret_id_file = dir.write("secret_id", "hvs.CANARY-wrapping\n", 0600);
+  h.transport
+      ->respond(200,
+                "{\"data\":{\"secret_id\":\"CANARY-real-secret-id\",\"secret_id_accessor\":\"a\"}}")
+      .respond(500, "{\"errors\":[\"internal error\"]}");
+  auto failed = h.fetch();
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().kind == ErrorClass::transient);
+  no_secret(failed.error().message);
+  CHECK(h.state.find("unwrapped_secret_id: CANARY-real-secret-id\n") != std::string::npos);
+
+  // The wrapping token is spent now; the retry logs in with the kept secret_id, no unwrap.
+  h.transport->respond(200, auth_body("hvs.t", 100))
+      .respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
+  REQUIRE(h.fetch());
+  REQUIRE(h.transport->calls() == 4);
+  CHECK(h.paths()[2] == "POST /v1/auth/approle/login");
+  CHECK(h.transport->requests[2].body ==
+        "{\"role_id\":\"r\",\"secret_id\":\"CANARY-real-secret-id\"}");
+  CHECK(h.state.find("CANARY-real-secret-id") == std::string::npos);  // forgotten after login
+
+  // A new wrapping token in the file is unwrapped, not matched to the old secret_id.
+  dir.write("secret_id", "hvs.CANARY-wrapping-2\n", 0600);
+  h.state.clear();
+  h.transport
+      ->respond(200, "{\"data\":{\"secret_id\":\"CANARY-second-id\",\"secret_id_accessor\":\"a\"}}")
+      .respond(200, auth_body("hvs.t2", 100))
+      .respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
+  auto third = h.fetch();
+  INFO((third ? std::string("ok") : third.error().message));
+  REQUIRE(third);
+  CHECK(h.paths()[4] == "POST /v1/sys/wrapping/unwrap");
+}
+
 TEST_CASE("vault: Kubernetes auth sends the role and the service-account JWT", "[vault]") {
   TempDir dir;
   FakeEnv env{{"HOME", dir.path()}};
