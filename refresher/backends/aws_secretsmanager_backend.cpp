@@ -90,7 +90,10 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
   body += "}";
   SigV4Request to_sign;
   to_sign.method = "POST";
-  to_sign.path = "/";
+  // What is signed is the path actually sent: "/" or, behind a proxy endpoint, its path + "/".
+  const auto scheme_end = endpoint.find("://");
+  const auto path_start = endpoint.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  to_sign.path = (path_start == std::string::npos ? "" : endpoint.substr(path_start)) + "/";
   to_sign.headers = {{"Host", host_header(endpoint)},
                      {"Content-Type", "application/x-amz-json-1.1"},
                      {"X-Amz-Target", "secretsmanager.GetSecretValue"}};

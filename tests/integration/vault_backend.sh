@@ -194,6 +194,9 @@ profile noca noca "$APP" "$API" 'kv_version = 2' "token_file = \"$T/creds/root.t
 profile sni "$APP" "$API" 'kv_version = 2' 'tls_server_name = "vault.test"' "token_file = \"$T/creds/root.token\""
 profile badsni "$APP" "$API" 'kv_version = 2' 'tls_server_name = "other.test"' "token_file = \"$T/creds/root.token\""
 profile insecure noca "$APP" "$API" 'kv_version = 2' 'tls_skip_verify = true' "token_file = \"$T/creds/root.token\""
+profile capath noca "$APP" "$API" 'kv_version = 2' "ca_path = \"$T/tls/hashed\"" "token_file = \"$T/creds/root.token\""
+profile capathenv noca "$APP" "$API" 'kv_version = 2' "token_file = \"$T/creds/root.token\""
+profile skipenv noca "$APP" "$API" 'kv_version = 2' "token_file = \"$T/creds/root.token\""
 profile renew "$APP" "$API" 'kv_version = 2' "token_file = \"$T/creds/renew.token\""
 profile approle "$APP" "$API" 'kv_version = 2' 'auth = "approle"' \
   "role_id_file = \"$T/creds/role-id\"" "secret_id_file = \"$T/creds/secret-id\""
@@ -376,6 +379,20 @@ once noca
 VAULT_CACERT=$CA once noca
 expect_eq "VAULT_CACERT instead of ca_cert: exit 0" 0 "$RC"
 expect_key noca "$KEY3" "VAULT_CACERT: the helper prints the value"
+# A hashed CA directory (openssl rehash), as ca_path and as VAULT_CAPATH.
+mkdir -p "$T/tls/hashed"; cp "$CA" "$T/tls/hashed/test-ca.pem"
+openssl rehash "$T/tls/hashed" >/dev/null 2>&1 || c_rehash "$T/tls/hashed" >/dev/null 2>&1 || true
+once capath
+expect_eq "ca_path (a hashed CA directory): exit 0" 0 "$RC"
+expect_key capath "$KEY3" "ca_path: the helper prints the value"
+VAULT_CAPATH="$T/tls/hashed" once capathenv
+expect_eq "VAULT_CAPATH instead of ca_path: exit 0" 0 "$RC"
+# Vault's CLI honours VAULT_SKIP_VERIFY; the refresher does not (only tls_skip_verify does).
+VAULT_SKIP_VERIFY=true once skipenv
+[ "$RC" != 0 ] && has "$ERR$(status_of skipenv; echo "$ST")" "TLS certificate verification failed" \
+  && pass "VAULT_SKIP_VERIFY=true is ignored: verification still fails without a CA (exit $RC)" \
+  || fail "VAULT_SKIP_VERIFY=true: exit $RC $ERR"
+[ ! -e "$STATE/skipenv.cred" ] && pass "VAULT_SKIP_VERIFY=true: nothing published" || fail "VAULT_SKIP_VERIFY published a key"
 once sni
 expect_eq "tls_server_name = vault.test with https://127.0.0.1: exit 0" 0 "$RC"
 once badsni

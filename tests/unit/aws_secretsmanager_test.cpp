@@ -9,6 +9,7 @@
 #include "refresher/aws/aws_credentials.h"
 #include "refresher/aws/aws_ini.h"
 #include "refresher/aws/aws_responses.h"
+#include "refresher/aws/sigv4.h"
 #include "refresher/backends/aws_secretsmanager_backend.h"
 #include "refresher/config.h"
 #include "test_support.h"
@@ -316,6 +317,47 @@ TEST_CASE("aws: container credentials, then IMDSv2; temporary keys cached until 
   CHECK(no_creds.error().kind == ErrorClass::config);
   CHECK_THAT(no_creds.error().message, Catch::Contains("AWS_EC2_METADATA_DISABLED"));
   CHECK(none.transport->calls() == 0);
+}
+
+TEST_CASE("aws: AWS_ENDPOINT_URL, a proxy path is what is signed, version_id is sent", "[aws]") {
+  FakeEnv env{{"AWS_ACCESS_KEY_ID", "AKID"},
+              {"AWS_SECRET_ACCESS_KEY", kSecretKey},
+              {"AWS_REGION", "us-east-1"},
+              {"AWS_ENDPOINT_URL", "https://proxy.test:8443/aws/sm/"}};
+  Harness h;
+  h.settings.version_id = "EXAMPLE1-90ab-cdef-fedc-ba987SECRET1";
+  h.transport->respond(200, secret_body("\"k\""));
+  REQUIRE(h.fetch());
+  const HttpRequest& sent = h.transport->last_request();
+  CHECK(sent.url == "https://proxy.test:8443/aws/sm/");
+  CHECK(sent.body ==
+        "{\"SecretId\":\"MyTestDatabaseSecret\",\"VersionId\":\"EXAMPLE1-90ab-cdef-fedc-"
+        "ba987SECRET1\"}");
+  // The Authorization is SigV4 over the path that was sent, not over "/".
+  SigV4Request expected;
+  expected.method = "POST";
+  expected.path = "/aws/sm/";
+  expected.headers = {{"Host", "proxy.test:8443"},
+                      {"Content-Type", "application/x-amz-json-1.1"},
+                      {"X-Amz-Target", "secretsmanager.GetSecretValue"}};
+  expected.body = sent.body;
+  SigV4Params params;
+  params.region = "us-east-1";
+  params.service = "secretsmanager";
+  params.amz_date = sigv4_amz_date(kNow);
+  const SigV4Result want = sigv4_sign(expected, params, AwsCredentials{"AKID", kSecretKey, ""});
+  CHECK(request_header(sent, "authorization") == want.authorization);
+
+  // The service's own variable wins over the general one.
+  FakeEnv both{{"AWS_ACCESS_KEY_ID", "AKID"},
+               {"AWS_SECRET_ACCESS_KEY", kSecretKey},
+               {"AWS_REGION", "us-east-1"},
+               {"AWS_ENDPOINT_URL", "https://general.test"},
+               {"AWS_ENDPOINT_URL_SECRETS_MANAGER", "https://sm.test"}};
+  Harness specific;
+  specific.transport->respond(200, secret_body("\"k\""));
+  REQUIRE(specific.fetch());
+  CHECK(specific.transport->last_request().url == "https://sm.test/");
 }
 
 TEST_CASE("aws: the relative container URI, an env token, throttled credential endpoints",
