@@ -55,7 +55,7 @@ start_login() { # extra args...
   sleep 60 >"$T/login.in" &  # keeps the FIFO open: EOF only when we say so
   HOLD_PID=$!
   BG_PIDS+=($HOLD_PID)
-  "$CKH_REFRESHER" login --profile max --no-browser "$@" <"$T/login.in" >"$T/login.out" 2>"$T/login.err" &
+  "$CKH_REFRESHER" login --profile max ${BROWSER_FLAG---no-browser} "$@" <"$T/login.in" >"$T/login.out" 2>"$T/login.err" &
   LOGIN_PID=$!
   BG_PIDS+=($LOGIN_PID)
   for _ in $(seq 100); do grep -q "Waiting up to" "$T/login.err" 2>/dev/null && break; sleep 0.1; done
@@ -225,6 +225,29 @@ login_refresh=$(secret_field refresh_token); remember "$login_refresh"; remember
 store_refresh=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).claudeAiOauth.refreshToken)' "$CLAUDE_CONFIG_DIR/.credentials.json")
 expect_eq "the store now holds the login's family" "$(fp "$login_refresh")" "$(fp "$store_refresh")"
 expect_eq "the older family was not used" current "$(token_state "$old_refresh")"
+
+# --- 10. the browser: opened only with a display, and only without --no-browser ------------
+mkdir -p "$T/bin"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >>"%s"\n' "$T/xdg-open.args" >"$T/bin/xdg-open"
+chmod 755 "$T/bin/xdg-open"
+: >"$T/xdg-open.args"
+export DISPLAY=:99 PATH="$T/bin:$PATH"
+BROWSER_FLAG="" start_login --timeout 20s
+for _ in $(seq 50); do [ -s "$T/xdg-open.args" ] && break; sleep 0.1; done
+expect_eq "with a display, login runs xdg-open once with one argument" 1 "$(wc -l <"$T/xdg-open.args")"
+expect_eq "xdg-open gets the authorize URL that redirects to the loopback listener" "$AUTO_URL" "$(cat "$T/xdg-open.args")"
+paste_line "$(curl -s "$MANUAL_URL")"
+end_login
+expect_eq "login with the browser opened, completed by paste: exit 0" 0 "$rc"
+remember "$(secret_field refresh_token)"; remember "$(secret_field access_token)"
+if grep -qF -f "$SEEN" "$T/xdg-open.args"; then fail "a code or token reached xdg-open"; else pass "xdg-open's argument holds no code or token"; fi
+: >"$T/xdg-open.args"
+start_login --timeout 20s
+paste_line "$(curl -s "$MANUAL_URL")"
+end_login
+expect_eq "--no-browser with a display: exit 0 and xdg-open never ran" "0 0" "$rc $(wc -l <"$T/xdg-open.args")"
+remember "$(secret_field refresh_token)"; remember "$(secret_field access_token)"
+unset DISPLAY
 
 # --- no secret anywhere in what the tools printed or logged --------------------------------
 leaks=0

@@ -257,6 +257,29 @@ TEST_CASE("anthropic-oauth: 5xx is transient; no answer at all keeps the in-flig
   CHECK(n.last_persisted().pending_refresh_since == kNow);  // the server may have rotated
 }
 
+TEST_CASE("anthropic-oauth: a profile's token_url, client_id and user_agent reach the request",
+          "[anthropic-oauth]") {
+  AnthropicOAuthSettings settings;
+  settings.token_url = "https://gateway.example/v1/oauth/token";
+  settings.client_id = "custom-client";
+  settings.user_agent = "corp-proxy-allowed/1.0";
+  auto transport = std::make_shared<FakeTransport>();
+  AnthropicOAuthBackend backend{settings, transport, "work", lookup_fake_env};
+  FakeClock clock{kNow};
+  FetchContext context{clock, serialize_oauth_secret(logged_in(kNow))};
+  context.refresh_before_expiry = kAnthropicRefreshBeforeExpiry;
+  context.persist_secret = [](const std::string&) -> Result<void> { return {}; };
+  transport->respond(200, grant_body(kNewAccess, kNewRefresh, 28800));
+  REQUIRE(backend.fetch(context));
+  const HttpRequest& request = transport->last_request();
+  CHECK(request.url == "https://gateway.example/v1/oauth/token");
+  CHECK(request_header(request, "user-agent") == "corp-proxy-allowed/1.0");
+  simdjson::dom::parser parser;
+  simdjson::dom::element body;
+  REQUIRE(parser.parse(request.body).get(body) == simdjson::SUCCESS);
+  CHECK(std::string_view(body["client_id"]) == "custom-client");
+}
+
 TEST_CASE("anthropic-oauth: 403/404 from the edge are reported with their text",
           "[anthropic-oauth]") {
   Harness h;
@@ -267,6 +290,17 @@ TEST_CASE("anthropic-oauth: 403/404 from the edge are reported with their text",
   CHECK_THAT(result.error().message, Catch::Contains("403"));
   CHECK_THAT(result.error().message, Catch::Contains("Forbidden by edge policy"));
   CHECK_THAT(result.error().message, Catch::Contains("user_agent"));
+
+  Harness moved;
+  moved.transport->respond(404,
+                           "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\","
+                           "\"message\":\"Not found\"}}");
+  auto not_found = moved.fetch(logged_in(kNow));
+  REQUIRE_FALSE(not_found);
+  CHECK(not_found.error().kind == ErrorClass::permanent);
+  CHECK_THAT(not_found.error().message, Catch::Contains("404"));
+  CHECK_THAT(not_found.error().message, Catch::Contains("Not found"));
+  CHECK_THAT(not_found.error().message, Catch::Contains("token_url"));
 }
 
 TEST_CASE("anthropic-oauth: garbage and malformed answers are transient and quote nothing",
