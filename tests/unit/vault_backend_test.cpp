@@ -80,6 +80,16 @@ struct Harness {
   }
 };
 
+// An AppRole profile whose secret_id file holds a wrapping token, and what unwrapping it gives.
+void use_wrapped_approle(Harness& h, const TempDir& dir) {
+  h.settings.auth = "approle";
+  h.settings.secret_id_wrapped = true;
+  h.settings.role_id_file = dir.write("role_id", "r\n", 0644);
+  h.settings.secret_id_file = dir.write("secret_id", "hvs.CANARY-wrapping\n", 0600);
+}
+const std::string kUnwrapped =
+    "{\"data\":{\"secret_id\":\"CANARY-real-secret-id\",\"secret_id_accessor\":\"a\"}}";
+
 void no_secret(const std::string& message) {
   CHECK(message.find("CANARY") == std::string::npos);
   CHECK(message.find('\n') == std::string::npos);
@@ -278,13 +288,8 @@ TEST_CASE("vault: a response-wrapped secret_id is unwrapped before the login", "
   TempDir dir;
   FakeEnv env{{"HOME", dir.path()}};
   Harness h;
-  h.settings.auth = "approle";
-  h.settings.secret_id_wrapped = true;
-  h.settings.role_id_file = dir.write("role_id", "r\n", 0644);
-  h.settings.secret_id_file = dir.write("secret_id", "hvs.CANARY-wrapping\n", 0600);
-  h.transport
-      ->respond(200,
-                "{\"data\":{\"secret_id\":\"CANARY-real-secret-id\",\"secret_id_accessor\":\"a\"}}")
+  use_wrapped_approle(h, dir);
+  h.transport->respond(200, kUnwrapped)
       .respond(200, auth_body("hvs.t", 100))
       .respond(200, kv2_body("{\"api_key\":\"" + kKey + "\"}"));
   REQUIRE(h.fetch());
@@ -307,14 +312,8 @@ TEST_CASE("vault: a login that fails after the unwrap keeps the secret_id for th
   TempDir dir;
   FakeEnv env{{"HOME", dir.path()}};
   Harness h;
-  h.settings.auth = "approle";
-  h.settings.secret_id_wrapped = true;
-  h.settings.role_id_file = dir.write("role_id", "r\n", 0644);
-  h.settings.secret_id_file = dir.write("secret_id", "hvs.CANARY-wrapping\n", 0600);
-  h.transport
-      ->respond(200,
-                "{\"data\":{\"secret_id\":\"CANARY-real-secret-id\",\"secret_id_accessor\":\"a\"}}")
-      .respond(500, "{\"errors\":[\"internal error\"]}");
+  use_wrapped_approle(h, dir);
+  h.transport->respond(200, kUnwrapped).respond(500, "{\"errors\":[\"internal error\"]}");
   auto failed = h.fetch();
   REQUIRE_FALSE(failed);
   CHECK(failed.error().kind == ErrorClass::transient);
