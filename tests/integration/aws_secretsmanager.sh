@@ -39,17 +39,11 @@ FAKES="$SRC/tests/fakes/aws"
 OUTS="$T/outputs"  # every output of the refresher and the helper, checked for secrets at the end
 mkdir -p "$OUTS"
 : >"$T/secrets"
-rand() { head -c "${1:-24}" /dev/urandom | base64 -w0 | tr '+/' 'AB' | tr -d '='; }
+# shellcheck source=tests/integration/lib_aws.sh
+source "$(dirname "$0")/lib_aws.sh"
 
 # ---- AWS's signer and the fakes ----------------------------------------------------------------
-set +e
-NM=$(CKH_SOURCE_DIR="$SRC" bash "$FAKES/setup.sh" 2>"$T/setup.err")
-rc=$?
-set -e
-if [ "$rc" = 77 ]; then echo "$NM"; exit 77; fi
-if [ "$rc" != 0 ] || [ ! -d "$NM" ]; then
-  echo "FAIL: tests/fakes/aws/setup.sh exited $rc: $NM" >&2; tail -5 "$T/setup.err" >&2; exit 1
-fi
+install_aws_signer
 start_fake sm "$FAKES/secretsmanager.js" --node-modules "$NM"
 start_fake imds "$FAKES/imds.js"
 start_fake ecs "$FAKES/container_credentials.js"

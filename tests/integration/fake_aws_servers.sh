@@ -32,30 +32,15 @@ SRC=${CKH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 FAKES="$SRC/tests/fakes/aws"
 FIX="$SRC/tests/fakes/aws_fixtures"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ckh-fake-aws-XXXXXX")
-chmod 700 "$T"
-: > "$T/secrets"
-BG_PIDS=()
-cleanup() {
-  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
 # shellcheck source=tests/integration/lib_checks.sh
 source "$(dirname "$0")/lib_checks.sh"
-rand() { head -c "${1:-24}" /dev/urandom | base64 -w0 | tr '+/' 'AB' | tr -d '='; }
+private_tmp ckh-fake-aws
+
+# shellcheck source=tests/integration/lib_aws.sh
+source "$(dirname "$0")/lib_aws.sh"
 
 # ---- AWS's signer --------------------------------------------------------------------------
-set +e
-NM=$(CKH_SOURCE_DIR="$SRC" bash "$FAKES/setup.sh" 2>"$T/setup.err")
-rc=$?
-set -e
-if [ "$rc" = 77 ]; then echo "$NM"; exit 77; fi
-if [ "$rc" != 0 ] || [ ! -d "$NM" ]; then
-  echo "FAIL: tests/fakes/aws/setup.sh exited $rc: $NM" >&2; tail -5 "$T/setup.err" >&2; exit 1
-fi
+install_aws_signer
 pass "setup.sh: @smithy/signature-v4 $(jget version < "$NM/@smithy/signature-v4/package.json") in $NM"
 
 # The test's client: signs GetSecretValue with @smithy/signature-v4 exactly as a botocore-style

@@ -22,21 +22,10 @@ MANUAL_URI=https://platform.claude.com/oauth/code/callback
 FULL_SCOPES="org:create_api_key user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
 UA="axios/1.8.4"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ckh-fake-XXXXXX")
-chmod 700 "$T"
-: > "$T/secrets"
-SERVER_PID=
-BG_PIDS=()
-cleanup() {
-  for pid in "${BG_PIDS[@]}" $SERVER_PID; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
 REDACT_SED='s/sk-ant-(oat|ort)01-[A-Za-z0-9_-]+/sk-ant-\101-<redacted>/g'
 # shellcheck source=tests/integration/lib_checks.sh
 source "$(dirname "$0")/lib_checks.sh"
+private_tmp ckh-fake
 
 # take_tokens [FILE]: ACC and REF from the token response in $BODY (or FILE), both recorded as
 # secrets (redacted from every message, and looked for in the fake's log and output).
@@ -47,7 +36,6 @@ take_tokens() {
 
 start_fake fake "$FAKE"
 SERVER_PID=${BG_PIDS[-1]}
-unset 'BG_PIDS[-1]' # the server is SERVER_PID: the test waits for BG_PIDS, its clients
 PORT=$PORT_fake
 B="http://127.0.0.1:$PORT"
 pass "fake listening (port file written)"
@@ -295,15 +283,15 @@ expect_eq "seed with scope and expires_in" "600 user:inference" "$(jget expires_
 REUSE0=$(stat_of reuse_events); REVOKED0=$(stat_of families_revoked)
 control '{"delay_ms":20,"delay_jitter_ms":80}'
 mkdir "$T/conc"
+CLIENTS=()
 start=$(date +%s%N)
 for i in $(seq 16); do
   printf '{"grant_type":"refresh_token","refresh_token":"%s","client_id":"%s"}' "$RC" "$CLIENT_ID" \
     | curl -sS -o "$T/conc/$i.body" -w '%{http_code}\n' --max-time 20 -H 'Content-Type: application/json' \
       -A "$UA" --data-binary @- "$B/v1/oauth/token" > "$T/conc/$i.code" 2>/dev/null &
-  BG_PIDS+=($!)
+  CLIENTS+=($!)
 done
-wait "${BG_PIDS[@]}" || true
-BG_PIDS=()
+wait "${CLIENTS[@]}" || true
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 control '{"delay_ms":0,"delay_jitter_ms":0}'
 expect_eq "16 concurrent refreshes: exactly one 200 (${ms} ms)" 1 "$(cat "$T"/conc/*.code | grep -c '^200$' || true)"

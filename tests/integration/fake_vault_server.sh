@@ -34,21 +34,11 @@ FAKES="$(cd "$(dirname "$0")/.." && pwd)/fakes"
 FAKE="$FAKES/vault_server.js"
 FIX="$FAKES/vault_fixtures"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ckh-fake-vault-XXXXXX")
-chmod 700 "$T"
-: > "$T/secrets"
-SERVER_PID=
-BG_PIDS=()
-cleanup() {
-  for pid in "${BG_PIDS[@]}" $SERVER_PID; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
 REDACT_SED='s/hvs\.[A-Za-z0-9]{8,}/hvs.<redacted>/g'
 # shellcheck source=tests/integration/lib_checks.sh
 source "$(dirname "$0")/lib_checks.sh"
+private_tmp ckh-fake-vault
+
 rnd() { printf '%s%s' "$1" "$(openssl rand -hex 12)"; }
 
 # shape eq|sub FIXTURE PATH < json: "ok" when the object at PATH ("." = top) has exactly (eq) or
@@ -89,7 +79,6 @@ openssl verify -CAfile "$T/tls/ca.pem" "$T/tls/server.pem" >/dev/null 2>&1 && pa
 # ---- start ---------------------------------------------------------------------------------
 start_fake fake "$FAKE" --tls-cert "$T/tls/server.pem" --tls-key "$T/tls/server.key"
 SERVER_PID=${BG_PIDS[-1]}
-unset 'BG_PIDS[-1]' # the server is SERVER_PID: the test waits for BG_PIDS, its clients
 PORT=$PORT_fake
 B="https://127.0.0.1:$PORT"
 [ -e "$T/fake.port.tmp" ] && fail "port.tmp left behind" || pass "fake listening on HTTPS (port file written atomically)"

@@ -8,8 +8,9 @@ set -euo pipefail
 : "${CKH_HELPER:?run through ctest (CKH_HELPER unset)}"
 : "${CKH_REFRESHER:?run through ctest (CKH_REFRESHER unset)}"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/ckh-it-XXXXXX")
-chmod 700 "$T"
+# shellcheck source=tests/integration/lib_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_checks.sh"
+private_tmp ckh-it
 export HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" XDG_STATE_HOME="$T/home/.local/state"
 export CLAUDE_KEY_HELPER_STATE_DIR="$T/state"
 export CLAUDE_KEY_HELPER_CONFIG="$T/config.toml"
@@ -18,16 +19,6 @@ unset ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN CLAUDE_CODE_ENTRYPOINT CLAUDE_CODE_
   CLAUDE_KEY_HELPER_PROFILE CLAUDE_KEY_HELPER_WAIT_MS CLAUDE_KEY_HELPER_MARGIN_MS JOURNAL_STREAM NOTIFY_SOCKET || true
 mkdir -p "$HOME"
 STATE="$CLAUDE_KEY_HELPER_STATE_DIR"
-BG_PIDS=()
-cleanup() {
-  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-# shellcheck source=tests/integration/lib_checks.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib_checks.sh"
 
 # A command backend steered by files in $T/backend/: "mode" is ok|fail|hang|echo-secret;
 # each successful call prints key-<n> with n from "counter"; calls are logged to "calls".

@@ -1,5 +1,7 @@
+# shellcheck shell=bash
 # Assertions and secret handling shared by the integration scripts (sourced, not a test: ctest
-# runs only the files without a leading "lib"). Needs $T, the script's private temp dir.
+# runs only the files without a leading "lib"). private_tmp makes $T, the script's private
+# temp dir, and arranges its cleanup.
 #
 # Guarantees: every message fail/pass prints goes through redact, so a secret the script has
 # registered with `secret` (or any text matching $REDACT_SED, a sed -E expression for the
@@ -10,6 +12,26 @@
 
 FAILURES=0
 REDACT_SED=${REDACT_SED:-}
+BG_PIDS=()
+
+# private_tmp PREFIX: T = a new 0700 dir with an empty $T/secrets. On exit, cleanup kills what
+# the script started (BG_PIDS) and removes T, or keeps it and says so with CKH_KEEP_TMP=1. A
+# script with more to stop calls cleanup from its own trap.
+private_tmp() {
+  T=$(mktemp -d "${TMPDIR:-/tmp}/$1-XXXXXX")
+  chmod 700 "$T"
+  : >"$T/secrets"
+  trap cleanup EXIT
+}
+cleanup() {
+  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${CKH_KEEP_TMP:-}" = 1 ]; then
+    echo "kept $T"
+    return
+  fi
+  rm -rf "$T"
+}
 
 fp() { printf '%s' "$1" | sha256sum | cut -c1-12; }
 secret() { [ -n "$1" ] && printf '%s\n' "$1" >>"$T/secrets"; return 0; }

@@ -43,12 +43,6 @@ chmod 600 "$T/known-tokens"
 RUN_PID=
 crash_cleanup() {
   [ -n "$RUN_PID" ] && kill -KILL "$RUN_PID" 2>/dev/null || true
-  if [ "${CKH_KEEP_TMP:-}" = 1 ]; then
-    echo "kept $T"
-    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    return
-  fi
   cleanup
 }
 trap crash_cleanup EXIT

@@ -62,12 +62,6 @@ race_cleanup() {
     sleep 0.1
   done
   for g in "${ACTOR_GROUPS[@]}" "${DAEMON_GROUPS[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
-  if [ "${CKH_KEEP_TMP:-}" = 1 ]; then
-    echo "kept $T"
-    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    return
-  fi
   cleanup
 }
 trap race_cleanup EXIT
