@@ -1,6 +1,7 @@
 #include "helper/ask_refresher.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
@@ -20,10 +21,8 @@ namespace {
 
 Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequest& request,
                               std::int64_t deadline_ms) {
-  if (address.refresher_path.empty()) {
-    return fail(ErrorClass::config,
-                "claude-key-refresher was not found beside the helper or on PATH");
-  }
+  if (!address.refresher) return std::unexpected(address.refresher.error());
+  const std::string& refresher_path = *address.refresher;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail(ErrorClass::io, "pipe failed");
   UniqueFd read_end{pipe_fds[0]};
@@ -32,13 +31,9 @@ Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequ
     line.pop_back();  // the argument carries no newline
     return line;
   }();
-  const char* argv[] = {address.refresher_path.c_str(),
-                        "once",
-                        "--profile",
-                        address.profile.c_str(),
-                        "--helper-request",
-                        request_line.c_str(),
-                        nullptr};
+  const char* argv[] = {
+      refresher_path.c_str(), "once", "--profile", address.profile.c_str(), "--helper-request",
+      request_line.c_str(),   nullptr};
   const pid_t child = ::fork();
   if (child < 0) {
     ::close(pipe_fds[1]);
@@ -70,57 +65,80 @@ Result<RefreshReply> run_once(const RefresherAddress& address, const RefreshRequ
   const bool closed = monotonic_ms() < deadline_ms;
   if (closed && ::waitpid(child, &status, 0) == child && WIFEXITED(status) &&
       WEXITSTATUS(status) == 127) {
-    return fail(ErrorClass::config, "cannot run " + address.refresher_path);
+    return fail(ErrorClass::config, "cannot run " + refresher_path);
   }
   return std::unexpected(line.error());
 }
 
-bool is_executable(const std::string& path) {
-  return ::access(path.c_str(), X_OK) == 0;
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
 }  // namespace
 
 Result<RefreshReply> ask_refresher(const RefresherAddress& address, const RefreshRequest& request,
                                    std::int64_t deadline_ms) {
-  if (auto connected = connect_unix(address.socket_path)) {
+  auto connected = connect_unix(address.socket_path, deadline_ms);
+  if (connected) {
     UniqueFd socket_fd{*connected};
-    if (!send_all(socket_fd.get(), format_request(request))) {
-      return fail(ErrorClass::transient, "the refresher daemon closed the connection");
+    if (!send_all_until(socket_fd.get(), format_request(request), deadline_ms)) {
+      return fail(ErrorClass::transient, "the refresher daemon did not take the request");
     }
     auto line = read_line_until(socket_fd.get(), deadline_ms);
     if (!line) return fail(line.error().kind, "the refresher daemon: " + line.error().message);
     return parse_reply(*line);
   }
+  // A daemon that is there but does not accept (transient), or is not ours (unsafe): no
+  // `once` behind its back; the caller serves what is still valid.
+  if (connected.error().kind == ErrorClass::transient ||
+      connected.error().kind == ErrorClass::unsafe) {
+    return std::unexpected(connected.error());
+  }
   return run_once(address, request, deadline_ms);
 }
 
-std::string find_refresher() {
-  if (const char* configured = std::getenv("CLAUDE_KEY_REFRESHER"); configured && *configured) {
-    return configured;
+Result<std::string> locate_refresher(const RefresherSearch& search) {
+  constexpr std::string_view kName = "claude-key-refresher";
+  if (!search.configured.empty()) {
+    if (search.configured.front() == '/') return std::string(search.configured);
+    return fail(ErrorClass::config, "CLAUDE_KEY_REFRESHER must be an absolute path, not '" +
+                                        one_line(search.configured, 80) +
+                                        "'; set it to the full path of claude-key-refresher");
   }
-  char self[4096];
-  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (length > 0) {
-    std::string path(self, static_cast<std::size_t>(length));
-    const auto slash = path.rfind('/');
-    if (slash != std::string::npos) {
-      path = path.substr(0, slash + 1) + "claude-key-refresher";
-      if (is_executable(path)) return path;
-    }
+  if (!search.self_exe.empty() && search.self_exe.front() == '/') {
+    const auto slash = search.self_exe.rfind('/');
+    std::string beside(search.self_exe.substr(0, slash + 1));
+    beside += kName;
+    if (is_executable_file(beside)) return beside;
   }
-  const char* search = std::getenv("PATH");
-  std::string_view rest = search ? search : "/usr/local/bin:/usr/bin:/bin";
+  std::string_view rest = search.path;
   while (!rest.empty()) {
     const auto colon = rest.find(':');
     const std::string_view entry = rest.substr(0, colon);
     rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-    if (entry.empty()) continue;
+    if (entry.empty() || entry.front() != '/') continue;  // "" and "." are the project dir
     std::string candidate(entry);
-    candidate += "/claude-key-refresher";
-    if (is_executable(candidate)) return candidate;
+    candidate += '/';
+    candidate += kName;
+    if (is_executable_file(candidate)) return candidate;
   }
-  return {};
+  return fail(ErrorClass::config,
+              "claude-key-refresher was found neither beside the helper nor in an absolute PATH "
+              "entry; set CLAUDE_KEY_REFRESHER to its full path");
+}
+
+Result<std::string> find_refresher() {
+  const char* configured = std::getenv("CLAUDE_KEY_REFRESHER");
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  const char* path = std::getenv("PATH");
+  return locate_refresher(RefresherSearch{
+      .configured = configured ? configured : "",
+      .self_exe = length > 0 ? std::string_view(self, static_cast<std::size_t>(length))
+                             : std::string_view(),
+      .path = path ? path : "/usr/local/bin:/usr/bin:/bin",
+  });
 }
 
 }  // namespace ckh

@@ -8,6 +8,7 @@
 #include "helper/freshness.h"
 #include "shared/line_io.h"
 #include "shared/paths.h"
+#include "shared/private_dir.h"
 #include "shared/record.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
@@ -86,6 +87,16 @@ HelperOutcome run_helper(const HelperOptions& options) {
   const std::string& profile = options.profile;
   const std::string status_hint = "; run: claude-key-refresher status --profile " + profile;
 
+  // The refresher's rule for its state dir, before anything in it is read or talked to (a
+  // dir others can write lets them plant P.cred or P.sock). A missing one is no credential
+  // yet: the refresher creates it.
+  if (auto safe = check_private_dir(paths.dir);
+      !safe && safe.error().kind != ErrorClass::not_found) {
+    return failure(exit_for(safe.error().kind),
+                   "refusing the state directory: " + safe.error().message +
+                       "; then run: claude-key-refresher status --profile " + profile);
+  }
+
   Loaded loaded = load_record(paths.cred);
   if (loaded.refused) {
     const Error& error = *loaded.refused;
@@ -122,6 +133,8 @@ HelperOutcome run_helper(const HelperOptions& options) {
   request.seen_generation = loaded.record ? loaded.record->generation : 0;
   request.need_until = need_until;
   const RefresherAddress address{paths.sock, find_refresher(), profile};
+  // One deadline for the whole wait (connect, send, reply, or a `once` run); whatever
+  // happens in it, a record still valid at its end is served below.
   const auto reply = ask_refresher(address, request, monotonic_ms() + options.wait_ms);
 
   // Whatever the reply said, the record on disk is the truth now.
@@ -136,6 +149,14 @@ HelperOutcome run_helper(const HelperOptions& options) {
                    "refusing the credential cache: " + after.refused->message, secret);
   }
   const std::string reason = refresh_failure_reason(reply, paths.status);
+  const bool refused = (reply && !reply->ok && reply->error_class == ErrorClass::unsafe) ||
+                       (!reply && reply.error().kind == ErrorClass::unsafe);
+  if (!best && refused) {
+    // Something in the state dir (P.lock, P.sock) is not what it must be: say what to fix.
+    return failure(HelperExit::unsafe,
+                   "cannot get a credential for profile '" + profile + "': " + reason +
+                       "; then run: claude-key-refresher once --profile " + profile);
+  }
   if (!best) {
     const bool not_set_up = (reply && !reply->ok && reply->error_class == ErrorClass::config) ||
                             (!reply && reply.error().kind == ErrorClass::config);

@@ -9,6 +9,7 @@
 
 #include "helper/freshness.h"
 #include "helper/helper.h"
+#include "helper/no_core_dumps.h"
 #include "shared/paths.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
@@ -22,9 +23,10 @@ constexpr std::string_view kUsage =
     "Environment: CLAUDE_CODE_API_KEY_HELPER_TTL_MS (the caller's cache TTL, default 300000),\n"
     "  CLAUDE_KEY_HELPER_MARGIN_MS (extra validity beyond the TTL, default 15000),\n"
     "  CLAUDE_KEY_HELPER_WAIT_MS (longest wait for a refresh, default 10000),\n"
-    "  CLAUDE_KEY_HELPER_STATE_DIR, CLAUDE_KEY_REFRESHER.\n"
-    "Exit: 0 ok, 64 usage, 65 corrupt cache, 75 expired and not refreshable, 77 unsafe cache,\n"
-    "  78 not configured or no credential yet.\n";
+    "  CLAUDE_KEY_HELPER_STATE_DIR, CLAUDE_KEY_REFRESHER (absolute path of the refresher;\n"
+    "  default: the one beside this program, else the first in an absolute PATH entry).\n"
+    "Exit: 0 ok, 64 usage, 65 corrupt cache, 74 I/O error, 75 expired and not refreshable,\n"
+    "  77 unsafe cache, state dir, lock or socket, 78 not configured or no credential yet.\n";
 
 int usage_error(std::string_view what) {
   std::string line = "claude-key-helper: ";
@@ -45,6 +47,8 @@ std::int64_t env_ms(const char* name, std::int64_t fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything can hold the credential.
+  (void)ckh::forbid_core_dumps();
   ckh::HelperOptions options;
   if (const char* profile = std::getenv("CLAUDE_KEY_HELPER_PROFILE"); profile && *profile) {
     options.profile = profile;

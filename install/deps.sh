@@ -11,7 +11,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev
   # tests
   catch2 clang-16 libclang-rt-16-dev clang-format git valgrind hyperfine python3 openssl
-  util-linux procps systemd iproute2
+  util-linux procps systemd iproute2 strace
   # end-to-end tests: node runs the mock API and npm installs the pinned Claude Code client
   nodejs
 )

@@ -5,7 +5,8 @@
 //   user must act). Its message is one line and never contains a secret.
 // - secret_state is the content of P.secret (empty when none); a backend that rotates
 //   secrets returns the new state in FetchResult::new_secret_state, which the caller makes
-//   durable BEFORE publishing the credential.
+//   durable BEFORE publishing the credential; adopts_secret() judges a temp copy of
+//   P.secret left by a refresh that did not finish its save (refresher/temp_recovery.h).
 // - fetch() is called with the profile lock held: never two at once for one profile.
 // Callers: refresher/refresh.cpp.
 #pragma once
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "refresher/clock.h"
@@ -41,6 +43,13 @@ struct FetchContext {
   // outside write after the secret is durable (a rotated refresh token before it reaches
   // Claude Code's store) calls it itself; null in tests, which read new_secret_state.
   std::function<Result<void>(const std::string&)> persist_secret{};
+  // Makes room, durably, for everything written after the answer of the request the backend
+  // is about to send (P.secret of about secret_bytes, P.cred, P.status): called right before
+  // a request that rotates a secret, so that a full disk is found before the server spends
+  // the old token, not after. An error: do not send. From then on persist_secret retries a
+  // failed write (bounded) and never drops what it was given (refresher/state_writer.h).
+  // Null in tests.
+  std::function<Result<void>(std::size_t secret_bytes)> reserve_secret{};
 };
 
 struct FetchResult {
@@ -63,6 +72,13 @@ class Backend {
     return std::nullopt;
   }
   virtual Result<FetchResult> fetch(const FetchContext& context) = 0;
+  // Whether `candidate`, a complete temp copy of P.secret that a refresh wrote but did not
+  // get to rename (it was killed during the fsync, or could not finish the save), is the
+  // state that follows `current` (P.secret) and must replace it: a rotated token that exists
+  // nowhere else. false: the temp file is deleted (the default: nothing to adopt).
+  virtual bool adopts_secret(std::string_view /*current*/, std::string_view /*candidate*/) const {
+    return false;
+  }
   // Environment variable names that hold secrets this backend reads; they are removed from
   // every child process's environment.
   virtual std::vector<std::string> secret_env_names() const { return {}; }

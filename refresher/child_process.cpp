@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,8 +21,6 @@
 #include "shared/text.h"
 #include "shared/unique_fd.h"
 
-extern char** environ;
-
 namespace ckh {
 namespace {
 
@@ -30,8 +29,20 @@ using SteadyClock = std::chrono::steady_clock;
 // After the child exits, how long output may still arrive from processes it left behind
 // before they are killed.
 constexpr std::chrono::milliseconds kDrainAfterExit{250};
-// How often the loop looks whether the child has exited while its pipes stay open.
+// Without a pidfd (kernels before 5.3, a seccomp filter that refuses pidfd_open): how often
+// the loop looks whether the child has exited while its pipes stay open.
 constexpr std::chrono::milliseconds kExitPollInterval{20};
+
+// A descriptor that becomes readable when the child exits (pidfd_open, Linux >= 5.3), so the
+// wait below sleeps until output, exit or a deadline instead of polling; none when the
+// system cannot make one.
+UniqueFd open_pidfd([[maybe_unused]] pid_t pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+#endif
+  return UniqueFd();
+}
 
 struct Pipe {
   UniqueFd read;
@@ -208,6 +219,8 @@ Result<ChildOutcome> run_child(const ChildSpec& spec) {
     kill_sent = true;
   };
 
+  // Readable once the child has exited: with it the wait needs no polling timer of its own.
+  const UniqueFd exit_fd = open_pidfd(pid);
   for (;;) {
     auto now = SteadyClock::now();
     if (!exited_at && has_exited(pid)) exited_at = now;
@@ -220,13 +233,18 @@ Result<ChildOutcome> run_child(const ChildSpec& spec) {
     if (!forced_end && now >= deadline) terminate(ChildEnd::timed_out);
     if (term_sent && now >= *term_sent + spec.kill_grace) kill_group();
 
-    // Sleep until output arrives or the next thing to check is due.
-    auto wake = now + kExitPollInterval;
+    // Sleep until output arrives, the child exits, or the next thing to check is due (a
+    // second at most, in case an event is lost); without a pidfd, look every 20 ms.
+    auto wake =
+        now + (exited_at || exit_fd.valid() ? std::chrono::milliseconds(1000) : kExitPollInterval);
     if (!forced_end) wake = std::min(wake, deadline);
     if (term_sent && !kill_sent) wake = std::min(wake, *term_sent + spec.kill_grace);
     if (exited_at) wake = std::min(wake, *exited_at + kDrainAfterExit);
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
-    std::array<pollfd, 2> fds{{{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0}}};
+    // The pidfd stays readable after the exit: watched only until then.
+    std::array<pollfd, 3> fds{{{out.get(), POLLIN, 0},
+                               {err.get(), POLLIN, 0},
+                               {exited_at ? -1 : exit_fd.get(), POLLIN, 0}}};
     const int ready =
         ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
     if (ready < 0 && errno != EINTR) {
@@ -313,17 +331,6 @@ Result<std::string> find_executable(std::string_view name, std::string_view path
   return fail(ErrorClass::not_found,
               fmt::format("{} was not found in PATH ({})", one_line(name, 256),
                           one_line(path_variable, 512)));
-}
-
-std::vector<std::string> environment_without(std::span<const std::string> names) {
-  std::vector<std::string> entries;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    const std::string_view text(*entry);
-    const std::string_view name = text.substr(0, text.find('='));
-    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
-    entries.emplace_back(text);
-  }
-  return entries;
 }
 
 }  // namespace ckh

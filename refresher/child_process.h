@@ -13,12 +13,14 @@
 // - no exceptions; an Error only when the child could not be started: not_found (no such
 //   file), permanent (not executable, bad format), io (out of processes, descriptors).
 // The caller must not set SIGCHLD to SIG_IGN (children would be reaped behind its back).
-// Callers: backends/command_backend.cpp; anything else in the refresher that runs a command.
+// The environment is the caller's to build, always with child_env.h's child_environment (no
+// child inherits this process's environment as it is).
+// Callers: backends/command_backend.cpp, aws/aws_credentials.cpp (credential_process),
+// oauth/login.cpp (the browser opener), sinks/keychain.cpp (security).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,9 +63,5 @@ Result<ChildOutcome> run_child(const ChildSpec& spec);
 // path_variable (colon-separated; empty and relative entries are skipped, so the current
 // directory is never searched). not_found or permanent (not executable) otherwise.
 Result<std::string> find_executable(std::string_view name, std::string_view path_variable);
-
-// This process's environment as "NAME=value" entries, minus every variable named in
-// `names`.
-std::vector<std::string> environment_without(std::span<const std::string> names);
 
 }  // namespace ckh

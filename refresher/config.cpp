@@ -12,12 +12,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "refresher/backends/registry.h"
 #include "refresher/backends/static_backend.h"
+#include "refresher/child_env.h"
 #include "refresher/config_section.h"
+#include "refresher/file_trust.h"
+#include "refresher/fingerprint.h"
 #include "shared/paths.h"
 #include "shared/text.h"
 
@@ -129,6 +133,11 @@ class ProfileParser {
     if (sinks) read_sinks(section, *sinks, profile);
 
     if (problems_.size() == problems_before && profile.backend != nullptr) {
+      // toml++'s rendering of the section (keys sorted): a permanent failure waits for it
+      // to change (permanent_stop.h).
+      std::ostringstream rendered;
+      rendered << *table;
+      profile.config_fingerprint = token_fingerprint(rendered.str());
       config.profiles.emplace(name, std::move(profile));
     }
   }
@@ -237,6 +246,16 @@ void collect_secret_env_names(const Config& config, std::vector<std::string>& na
   }
 }
 
+// Every child of this process loses them from now on (child_env.h), whichever profile it
+// serves: a command of one profile must not see another profile's key.
+void register_profile_secrets(const Config& config) {
+  std::vector<std::string> names;
+  for (const auto& [name, profile] : config.profiles) {
+    for (auto& secret : profile.backend->secret_env_names()) names.push_back(std::move(secret));
+  }
+  register_secret_env_names(names);
+}
+
 }  // namespace
 
 std::string ConfigProblem::to_string() const {
@@ -330,6 +349,12 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
     refusal = fmt::format("cannot read the configuration file: {}", std::strerror(errno));
   } else if (!S_ISREG(info.st_mode)) {
     refusal = "the configuration file is not a regular file; expected a TOML file";
+  } else if (auto trusted = check_not_writable_by_others(path, info, "config"); !trusted) {
+    // Whoever can write it runs code as this user (argv) or receives the refresh token
+    // (token_url): refused before a byte of it is believed.
+    ::close(fd);
+    return std::unexpected(
+        std::vector<ConfigProblem>{ConfigProblem{"", 0, 0, trusted.error().message}});
   } else if (static_cast<std::uint64_t>(info.st_size) > kMaxConfigBytes) {
     refusal = fmt::format(
         "the configuration file is larger than {} bytes; expected a small "
@@ -356,7 +381,9 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
   }
   ::close(fd);
   if (!refusal.empty()) return one_problem(path, std::move(refusal));
-  return parse_config(text, path, env);
+  auto config = parse_config(text, path, env);
+  if (config) register_profile_secrets(*config);
+  return config;
 }
 
 }  // namespace ckh

@@ -5,6 +5,11 @@
 //   types, bad durations, and backend sections that do not match `backend`.
 // - No config file and ANTHROPIC_API_KEY set: one profile "default", backend static on
 //   that variable. No file and no variable: a config error that says what to create.
+// - load_config refuses a file that others can write or own, or that sits in a directory
+//   they can write (file_trust.h), with the chmod/chown to run: whoever can change it runs
+//   code as the user (command argv) or receives the refresh token (token_url).
+// - Every secret variable of an accepted configuration (static env = ...) is registered with
+//   child_env.h: no child of any profile inherits it.
 // - Each backend parses its own section [profile.P.<backend>] (backends/*.cpp) and
 //   returns a ready Backend.
 // Callers: refresher/main.cpp (every subcommand), the daemon on SIGHUP.
@@ -36,6 +41,9 @@ struct ProfileConfig {
   // keeps Claude Code's own credential store current.
   std::vector<std::string> sinks;
   std::shared_ptr<Backend> backend;
+  // Names this profile's configuration ([profile.P] with its backend section, as parsed):
+  // changes when any of it does. Empty for the built-in default profile.
+  std::string config_fingerprint;
 
   bool has_sink(std::string_view sink) const {
     for (const auto& s : sinks) {

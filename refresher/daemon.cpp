@@ -4,23 +4,30 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "refresher/callers_gc.h"
 #include "refresher/log.h"
+#include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
 #include "refresher/schedule.h"
+#include "refresher/signal_deferral.h"
 #include "shared/line_io.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
@@ -30,6 +37,42 @@ namespace ckh {
 namespace {
 
 constexpr int kRequestReadTimeoutMs = 1000;
+// The longest a worker sleeps without looking at its state dir and the clocks again; inotify
+// and the clock-set timer wake it sooner when they can.
+constexpr std::chrono::milliseconds kMaxSleep{30'000};
+// Status of a daemon whose state dir was taken away (EX_TEMPFAIL: systemd's
+// Restart=on-failure starts a fresh one, which serves the new dir).
+constexpr int kLostStateExit = 75;
+
+// Set by a worker that found its state dir, claim or socket gone or replaced; the main
+// thread, woken by the SIGTERM that worker sends, then exits with kLostStateExit.
+std::atomic<bool> g_state_lost{false};
+
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const FileId&) const = default;
+};
+
+std::optional<FileId> file_id(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) return std::nullopt;
+  return FileId{info.st_dev, info.st_ino};
+}
+
+std::optional<FileId> fd_id(int fd) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) return std::nullopt;
+  return FileId{info.st_dev, info.st_ino};
+}
+
+// A CLOCK_REALTIME timer far in the future that fires ECANCELED when someone sets the wall
+// clock: the worker then recomputes its schedule at once (schedule.h: rebase_status).
+bool arm_clock_set_timer(int fd) {
+  struct itimerspec spec {};
+  spec.it_value.tv_sec = std::time(nullptr) + 10L * 365 * 24 * 3600;
+  return ::timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &spec, nullptr) == 0;
+}
 
 void notify_systemd(const char* state) {
   const char* socket_path = std::getenv("NOTIFY_SOCKET");
@@ -78,17 +121,36 @@ class ProfileWorker {
   // Claims the profile and starts listening; fails when another daemon serves it.
   Result<void> start() {
     if (auto dir = ensure_private_dir(paths_.dir); !dir) return std::unexpected(dir.error());
-    const std::string claim_path = paths_.dir + "/" + profile_.name + ".daemon";
-    claim_fd_ = ::open(claim_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    claim_path_ = paths_.dir + "/" + profile_.name + ".daemon";
+    claim_fd_ = ::open(claim_path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (claim_fd_ < 0)
-      return fail(ErrorClass::io, "cannot open " + claim_path + ": " + std::strerror(errno));
+      return fail(ErrorClass::io, "cannot open " + claim_path_ + ": " + std::strerror(errno));
     // flock, not fcntl: it belongs to this descriptor only and survives other closes.
     if (::flock(claim_fd_, LOCK_EX | LOCK_NB) != 0) {
       return fail(ErrorClass::config,
                   "profile '" + profile_.name + "' is already served by another running daemon");
     }
+    // What this daemon owns, by identity: a dir or claim removed (rm -rf) and made again by
+    // someone else has the same name but not the same inode.
+    dir_id_ = file_id(paths_.dir);
+    claim_id_ = fd_id(claim_fd_);
+    if (!dir_id_ || !claim_id_) return fail(ErrorClass::io, "cannot stat " + paths_.dir);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return fail(ErrorClass::io, "eventfd failed");
+    // Both optional: without them the worker still looks every kMaxSleep.
+    dir_watch_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (dir_watch_fd_ >= 0 &&
+        ::inotify_add_watch(dir_watch_fd_, paths_.dir.c_str(),
+                            IN_DELETE_SELF | IN_MOVE_SELF | IN_DELETE | IN_MOVED_FROM |
+                                IN_MOVED_TO | IN_ONLYDIR) < 0) {
+      ::close(dir_watch_fd_);
+      dir_watch_fd_ = -1;
+    }
+    clock_set_fd_ = ::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (clock_set_fd_ >= 0 && !arm_clock_set_timer(clock_set_fd_)) {
+      ::close(clock_set_fd_);
+      clock_set_fd_ = -1;
+    }
     if (auto listening = listen_socket(); !listening) {
       // Still refresh on schedule; the helper falls back to running `once` itself.
       log_line(LogLevel::warning, profile_.name,
@@ -106,10 +168,12 @@ class ProfileWorker {
     thread_.join();
     if (listen_fd_ >= 0) {
       ::close(listen_fd_);
-      ::unlink(paths_.sock.c_str());
+      // Never another daemon's socket: after the dir was replaced, the name may be its.
+      if (sock_id_ && file_id(paths_.sock) == sock_id_) ::unlink(paths_.sock.c_str());
     }
-    ::close(wake_fd_);
-    ::close(claim_fd_);
+    for (int fd : {wake_fd_, dir_watch_fd_, clock_set_fd_, claim_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
   }
 
  private:
@@ -134,7 +198,28 @@ class ProfileWorker {
       listen_fd_ = -1;
       return fail(ErrorClass::io, "cannot listen on " + paths_.sock + ": " + reason);
     }
+    sock_id_ = file_id(paths_.sock);
     return {};
+  }
+
+  // Empty while the state dir, the claim and the socket are still the ones this worker
+  // made; otherwise what happened, for the log.
+  std::string lost_state() const {
+    const auto dir = file_id(paths_.dir);
+    if (dir != dir_id_) return dir ? "the dir was replaced" : "the dir was removed";
+    const auto claim = file_id(claim_path_);
+    if (claim != claim_id_) return claim_path_ + (claim ? " was replaced" : " was removed");
+    if (listen_fd_ >= 0) {
+      const auto sock = file_id(paths_.sock);
+      if (sock != sock_id_) return paths_.sock + (sock ? " was replaced" : " was removed");
+    }
+    return {};
+  }
+
+  void drain(int fd) {
+    char buffer[4096];
+    while (::read(fd, buffer, sizeof buffer) > 0) {
+    }
   }
 
   RefreshOutcome refresh(const RefreshRequest& request) {
@@ -172,30 +257,59 @@ class ProfileWorker {
   }
 
   void loop() {
-    std::int64_t earliest_timer_attempt = 0;
+    std::optional<std::chrono::steady_clock::time_point> last_timer_attempt;
     while (!stopping_.load()) {
+      if (const std::string lost = lost_state(); !lost.empty()) {
+        // Serving on would orphan this daemon (nobody reaches it) and let a second one
+        // serve the new dir: leave, and let a fresh start (systemd) take over.
+        log_line(LogLevel::error, profile_.name,
+                 "lost the state dir " + paths_.dir + " while running (" + lost +
+                     "); exiting with status " + to_decimal(kLostStateExit) +
+                     " so that a fresh start serves it (systemd restarts the service)");
+        g_state_lost.store(true);
+        ::kill(::getpid(), SIGTERM);
+        return;
+      }
+      const ClockReading reading = read_clock(clock_);
       const auto record = read_record_if_any(paths_);
-      const auto status = read_status_or_default(paths_.status);
-      const std::int64_t now = clock_.unix_seconds();
-      // At least a second between timer attempts, even if P.status cannot be written.
-      const std::int64_t at =
-          std::max(next_attempt(record, status, profile_, now), earliest_timer_attempt);
-      if (at <= now) {
+      const auto status = rebase_status(read_status_or_default(paths_.status), reading);
+      const bool stopped = status.error_class == ErrorClass::permanent &&
+                           stopped_for_inputs(status, current_failure_inputs(profile_, paths_));
+      const auto at = next_attempt(record, status, profile_, reading.unix_s, stopped);
+      std::optional<std::chrono::milliseconds> since_attempt;
+      if (last_timer_attempt) {
+        since_attempt = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - *last_timer_attempt);
+      }
+      const auto wait = wake_delay(at, reading.unix_s, since_attempt, kMaxSleep);
+      if (wait.count() == 0) {
         refresh(RefreshRequest{RefreshReason::due, record ? record->generation : 0, 0});
         remove_dead_caller_files(paths_.callers_dir);
-        earliest_timer_attempt = clock_.unix_seconds() + 1;
+        last_timer_attempt = std::chrono::steady_clock::now();
         continue;
       }
-      struct pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-      const std::int64_t wait_ms = std::min<std::int64_t>((at - now) * 1000, 24 * 3600 * 1000);
-      const int ready = ::poll(fds, listen_fd_ >= 0 ? 2 : 1, static_cast<int>(wait_ms));
+      struct pollfd fds[4] = {{wake_fd_, POLLIN, 0},
+                              {clock_set_fd_, POLLIN, 0},
+                              {dir_watch_fd_, POLLIN, 0},
+                              {listen_fd_, POLLIN, 0}};
+      const int ready = ::poll(fds, 4, static_cast<int>(wait.count()));
       if (ready < 0 && errno != EINTR) {
         log_line(LogLevel::error, profile_.name,
                  std::string("poll failed: ") + std::strerror(errno));
         std::this_thread::sleep_for(std::chrono::seconds(1));
         continue;
       }
-      if (ready > 0 && (fds[1].revents & POLLIN)) {
+      if (ready <= 0) continue;
+      if (fds[1].revents & POLLIN) {
+        // The wall clock was set: the next round rebases the schedule on it.
+        drain(clock_set_fd_);
+        if (!arm_clock_set_timer(clock_set_fd_)) {
+          ::close(clock_set_fd_);
+          clock_set_fd_ = -1;
+        }
+      }
+      if (fds[2].revents & POLLIN) drain(dir_watch_fd_);  // looked at next round
+      if (fds[3].revents & POLLIN) {
         const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (client >= 0) serve_connection(client);
       }
@@ -205,9 +319,15 @@ class ProfileWorker {
   ProfileConfig profile_;
   ProfilePaths paths_;
   RealClock clock_;
+  std::string claim_path_;
   int claim_fd_ = -1;
   int wake_fd_ = -1;
   int listen_fd_ = -1;
+  int dir_watch_fd_ = -1;  // inotify on the state dir, -1 when unavailable
+  int clock_set_fd_ = -1;  // timerfd that fires when the wall clock is set, -1 when unavailable
+  std::optional<FileId> dir_id_;
+  std::optional<FileId> claim_id_;
+  std::optional<FileId> sock_id_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
@@ -250,13 +370,8 @@ int run_daemon(Config config, const DaemonOptions& options) {
     log_line(LogLevel::error, "", dir.error().message);
     return 78;
   }
-  // Signals go to sigwaitinfo below, never to a worker thread mid-refresh.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Signals go to wait() below, never to a worker thread mid-refresh.
+  const DeferredStopSignals signals;
   std::signal(SIGPIPE, SIG_IGN);
 
   auto workers = start_workers(config, options, *dir);
@@ -264,10 +379,13 @@ int run_daemon(Config config, const DaemonOptions& options) {
     log_line(LogLevel::error, "", workers.error().message);
     return workers.error().kind == ErrorClass::config ? 78 : 71;
   }
+  std::optional<FileId> pid_file_id;
   if (!options.pid_file.empty()) {
     if (auto written = write_private_file_atomic(options.pid_file, to_decimal(::getpid()) + "\n");
         !written) {
       log_line(LogLevel::warning, "", written.error().message);
+    } else {
+      pid_file_id = file_id(options.pid_file);
     }
   }
   notify_systemd("READY=1");
@@ -276,8 +394,7 @@ int run_daemon(Config config, const DaemonOptions& options) {
                (config.path.empty() ? "the environment" : config.path));
 
   for (;;) {
-    siginfo_t info{};
-    const int signal_number = ::sigwaitinfo(&signals, &info);
+    const int signal_number = signals.wait();
     if (signal_number == SIGHUP) {
       notify_systemd("RELOADING=1");
       auto reloaded = load_config(options.config_path);
@@ -305,10 +422,13 @@ int run_daemon(Config config, const DaemonOptions& options) {
     if (signal_number == SIGTERM || signal_number == SIGINT) break;
   }
   notify_systemd("STOPPING=1");
-  log_line(LogLevel::info, "", "stopping");
+  const bool lost = g_state_lost.load();
+  log_line(LogLevel::info, "",
+           lost ? "stopping: the state dir is no longer this daemon's" : "stopping");
   workers->clear();
-  if (!options.pid_file.empty()) ::unlink(options.pid_file.c_str());
-  return 0;
+  // Like the sockets: a pid file replaced by a newer daemon's is left to it.
+  if (pid_file_id && file_id(options.pid_file) == pid_file_id) ::unlink(options.pid_file.c_str());
+  return lost ? kLostStateExit : 0;
 }
 
 }  // namespace ckh

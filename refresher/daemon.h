@@ -1,9 +1,18 @@
 // `claude-key-refresher run`: the long-running refresher.
 // Guarantees (../shared/DESIGN.md):
 // - One thread per profile. Each sleeps until its next attempt (next_attempt() in
-//   schedule.h: due time or end of backoff) and never polls in between; it wakes at once
-//   for a request on P.sock (the helper, `signal`), and answers it when the refresh is done.
-// - A profile already served by another live daemon is refused at start (P.sock answers).
+//   schedule.h: due time, end of backoff or of a Retry-After; none after a permanent failure
+//   until the config or P.secret changes), but at most 30 s; it wakes at once for a request
+//   on P.sock (the helper, `signal`), when the wall clock is set (timerfd, then the schedule
+//   is rebased: intervals are measured on CLOCK_BOOTTIME), and when something in the state
+//   dir is removed or renamed (inotify).
+// - A profile already served by another live daemon is refused at start (its claim file
+//   P.daemon is locked).
+// - The state dir, the claim file and P.sock are known by inode. When one of them is removed
+//   or replaced (rm -rf of the state dir under a running daemon), the daemon logs one line
+//   saying which and exits with status 75, at the latest 30 s later, so that a fresh start
+//   (systemd Restart=on-failure) serves the new dir: never two daemons for one state dir.
+// - Stopping never removes a socket or pid file that is not this daemon's own (by inode).
 // - SIGTERM/SIGINT: finish the refresh in flight, remove the sockets, exit 0.
 // - SIGHUP: reload the config; a bad config keeps the old one running and logs why.
 // - systemd Type=notify: READY=1 once every socket listens, STOPPING=1 on exit.

@@ -9,9 +9,11 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "refresher/caller_ttl.h"
 #include "refresher/callers_gc.h"
 #include "refresher/clock.h"
 #include "refresher/config.h"
@@ -19,7 +21,9 @@
 #include "refresher/json_text.h"
 #include "refresher/log.h"
 #include "refresher/oauth/account.h"
+#include "refresher/process_hardening.h"
 #include "refresher/refresh.h"
+#include "refresher/signal_deferral.h"
 #include "refresher/socket_client.h"
 #include "refresher/status_report.h"
 #include "shared/paths.h"
@@ -111,6 +115,11 @@ int exit_for_outcome(const RefreshOutcome& outcome, std::int64_t now) {
 }
 
 int command_once(const Common& common, bool force, bool quiet, const std::string& helper_request) {
+  // The systemd timer's stop, cron's and a person's Ctrl-C wait until the refresh in flight
+  // has saved what the token server answered (a stop between the two loses the token
+  // family); then `once` exits 128 + the signal. One inherited as ignored stays ignored.
+  // Made before any thread starts.
+  const DeferredStopSignals stop_signals(InheritedIgnore::stays_ignored);
   // From the helper: answer with exactly one protocol line on stdout, whatever happens.
   const bool for_helper = !helper_request.empty();
   auto answer_helper = [](const RefreshReply& reply) {
@@ -137,6 +146,15 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
     const ProfilePaths paths = profile_paths(selection->state_dir, profile->name);
     RefreshOutcome outcome =
         refresh_profile(*profile, paths, request, RefreshEnvironment{clock, random_uniform01});
+    const int stopped_by = stop_signals.take();
+    if (stopped_by != 0) {
+      const char* name = sigabbrev_np(stopped_by);
+      log_line(LogLevel::info, profile->name,
+               fmt::format("stopped by SIG{}, held back until this refresh had finished",
+                           name ? name : "?"));
+      if (for_helper) answer_helper(outcome.reply);
+      return exit_code_for_signal(stopped_by);
+    }
     remove_dead_caller_files(paths.callers_dir);
     if (for_helper) return answer_helper(outcome.reply);
     const std::int64_t now = clock.unix_seconds();
@@ -153,6 +171,9 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
                   static_cast<unsigned long long>(outcome.reply.generation));
     }
     if (code != kOk && (worst == kOk || worst == kTempFail)) worst = code;
+  }
+  if (const int stopped_by = stop_signals.take(); stopped_by != 0) {
+    return exit_code_for_signal(stopped_by);
   }
   return worst;
 }
@@ -199,10 +220,11 @@ int command_status(const Common& common, bool json) {
   auto selection = select(common);
   if (!selection) return report_problems(selection.error());
   RealClock clock;
-  const std::int64_t now = clock.unix_seconds();
+  const ClockReading reading = read_clock(clock);
+  const std::int64_t now = reading.unix_s;
   std::vector<ProfileReport> reports;
   for (const ProfileConfig* profile : selection->profiles)
-    reports.push_back(gather_report(*profile, selection->state_dir, now));
+    reports.push_back(gather_report(*profile, selection->state_dir, reading));
   const std::string text =
       json ? format_report_json(reports, now) : format_report_text(reports, now);
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -228,6 +250,12 @@ int command_check_config(const Common& common, bool json) {
   }
   const Config* config = &selection->config;
   const auto* profiles = &selection->profiles;
+  // Not errors: the configuration works, but costs more than it should.
+  const CallerTtl ttl = caller_ttl();
+  std::vector<std::string> warnings;
+  for (const ProfileConfig* p : *profiles) {
+    if (auto warning = short_lifetime_warning(*p, ttl)) warnings.push_back(std::move(*warning));
+  }
   if (json) {
     std::string out = fmt::format("{{\"config\":{},\"ok\":true,\"defaulted\":{},\"profiles\":[",
                                   json_quote(config->path), config->defaulted);
@@ -242,6 +270,10 @@ int command_check_config(const Common& common, bool json) {
           lifetime ? fmt::format("{}", lifetime->count()) : "null", p->refresh_interval.count(),
           p->refresh_before_expiry.count());
       first = false;
+    }
+    out += "],\"warnings\":[";
+    for (std::size_t i = 0; i < warnings.size(); ++i) {
+      out += (i == 0 ? "" : ",") + json_quote(warnings[i]);
     }
     out += "]}\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
@@ -260,6 +292,7 @@ int command_check_config(const Common& common, bool json) {
                 p->backend->name(), static_cast<long long>(p->refresh_interval.count()),
                 static_cast<long long>(p->refresh_before_expiry.count()));
   }
+  for (const auto& warning : warnings) std::printf("  warning: %s\n", warning.c_str());
   return kOk;
 }
 
@@ -365,6 +398,7 @@ int command_account(const Common& common, AccountCommand command, const AccountO
 }  // namespace
 
 int main(int argc, char** argv) {
+  ckh::harden_process();  // first: no core dump may ever hold a token
   // A helper that gave up waiting closes our stdout: finish the refresh anyway.
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"claude-key-refresher: keeps Claude Code's apiKeyHelper credential cache fresh"};

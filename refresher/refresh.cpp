@@ -4,8 +4,11 @@
 #include <random>
 
 #include "refresher/log.h"
+#include "refresher/permanent_stop.h"
 #include "refresher/profile_lock.h"
 #include "refresher/schedule.h"
+#include "refresher/state_writer.h"
+#include "refresher/temp_recovery.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
 
@@ -23,9 +26,13 @@ RefreshReply failed_reply(ErrorClass kind, std::string message) {
   return RefreshReply{false, 0, kind, std::move(message)};
 }
 
+bool nothing_valid_at(const std::optional<CredentialRecord>& record, std::int64_t now) {
+  return !record || (record->expires_at && *record->expires_at <= now);
+}
+
 // Does the record already give the caller what it asked for?
 bool satisfied(const std::optional<CredentialRecord>& record, const RefreshRequest& request,
-               const ProfileConfig& profile, std::int64_t now) {
+               const ProfileConfig& profile, const StatusRecord& status, std::int64_t now) {
   if (!record) return false;
   if (record->backend != (profile.backend ? profile.backend->name() : profile.backend_name))
     return false;
@@ -39,10 +46,21 @@ bool satisfied(const std::optional<CredentialRecord>& record, const RefreshReque
     case RefreshReason::expiring:
       return !record->expires_at || *record->expires_at >= request.need_until;
     case RefreshReason::due:
-      return now < next_due(*record, profile) &&
+      return now < next_due(*record, profile, interval_start(*record, status, now)) &&
              (!record->expires_at || *record->expires_at >= request.need_until);
   }
   return false;
+}
+
+std::string utc_time(std::int64_t unix_s) {
+  return format_utc(unix_s, "%Y-%m-%d %H:%M:%S UTC");
+}
+
+std::string retry_after_message(const StatusRecord& status) {
+  std::string message = "the server asked to wait until " + utc_time(*status.retry_after_until) +
+                        " (Retry-After); not retried before then";
+  if (!status.last_error.empty()) message += ": " + status.last_error;
+  return message;
 }
 
 std::string backoff_message(const StatusRecord& status) {
@@ -78,23 +96,36 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     return outcome;
   }
 
-  if (const std::size_t removed = remove_stale_temp_files(paths.dir); removed > 0) {
+  // Before P.secret is read: a rotated secret an unfinished save left in a temp file is
+  // adopted (temp_recovery.h), other leftovers removed.
+  const Recovery recovery = recover_leftovers(profile, paths);
+  if (recovery.removed > 0) {
     log_line(LogLevel::info, profile.name,
-             "removed " + to_decimal(static_cast<std::uint64_t>(removed)) +
+             "removed " + to_decimal(static_cast<std::uint64_t>(recovery.removed)) +
                  " temp file(s) left by a killed refresher");
   }
   // Re-read under the lock: another process may have refreshed while we waited.
   auto read = read_record_file(paths.cred);
   if (!read) log_line(LogLevel::warning, profile.name, read.error().message + "; replacing it");
   std::optional<CredentialRecord> record = read ? std::move(*read) : std::nullopt;
-  StatusRecord status = read_status_or_default(paths.status);
+  // Every interval below is measured in the current wall-clock frame (schedule.h).
+  const ClockReading started = read_clock(environment.clock);
+  const std::int64_t now = started.unix_s;
+  StatusRecord status = rebase_status(read_status_or_default(paths.status), started);
   outcome.record = record;
   outcome.status = status;
-  const std::int64_t now = environment.clock.unix_seconds();
 
-  if (satisfied(record, request, profile, now)) {
+  if (satisfied(record, request, profile, status, now)) {
     outcome.action = RefreshAction::skipped;
     outcome.reply = ok_reply(record->generation);
+    return outcome;
+  }
+  // The peer said when to come back: nobody asks before that, not even an explicit
+  // `once --force` or `signal` (each would only earn another 429). Refused, not waited for:
+  // the lock is not held for the length of a Retry-After; the daemon's timer comes back.
+  if (status.retry_after_until && now < *status.retry_after_until) {
+    outcome.action = RefreshAction::backing_off;
+    outcome.reply = failed_reply(ErrorClass::transient, retry_after_message(status));
     return outcome;
   }
   if (request.reason == RefreshReason::suspected_401 && status.last_forced_at &&
@@ -107,9 +138,16 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     return outcome;
   }
   const bool explicit_force = request.reason == RefreshReason::forced;
+  // A permanent failure for this very configuration and secret: only the user moves on.
+  const std::string inputs = current_failure_inputs(profile, paths);
+  if (!explicit_force && stopped_for_inputs(status, inputs)) {
+    outcome.action = RefreshAction::backing_off;
+    outcome.reply = failed_reply(ErrorClass::permanent, stopped_message(status, profile.name));
+    return outcome;
+  }
   // Backoff protects the backend, but with nothing valid left a caller would get no key at
   // all: then one attempt per backoff_min is allowed through (the lock serialises them).
-  const bool nothing_valid = !record || (record->expires_at && *record->expires_at <= now);
+  const bool nothing_valid = nothing_valid_at(record, now);
   const bool retry_allowed =
       nothing_valid &&
       (!status.last_attempt_at || now - *status.last_attempt_at >= profile.backoff_min.count());
@@ -119,13 +157,28 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
         failed_reply(status.error_class.value_or(ErrorClass::transient), backoff_message(status));
     return outcome;
   }
+  // A credential that lives no longer than the caller's TTL never satisfies an 'expiring'
+  // request: without this, every helper call would run the backend. While the record is
+  // valid and the backend ran less than a gap ago, the caller gets what there is.
+  if (request.reason == RefreshReason::expiring && !nothing_valid &&
+      record->backend == (profile.backend ? profile.backend->name() : profile.backend_name)) {
+    const std::int64_t gap = short_lived_min_gap(*record, profile, request.need_until, now);
+    if (gap > 0 && status.last_attempt_at && now - *status.last_attempt_at < gap) {
+      outcome.action = RefreshAction::skipped;
+      outcome.reply = ok_reply(record->generation);
+      return outcome;
+    }
+  }
 
-  std::string secret_state;
+  std::string secret_on_disk;
   if (auto secret = read_private_file(paths.secret, kMaxSecretBytes)) {
-    secret_state = std::move(*secret);
+    secret_on_disk = std::move(*secret);
   } else if (secret.error().kind != ErrorClass::not_found) {
     log_line(LogLevel::warning, profile.name, secret.error().message);
   }
+  // A rotated state that could not be saved yet is the one to use (state_writer.h).
+  const std::string secret_state = recovery.unsaved_secret.value_or(secret_on_disk);
+  StateWriter writer(paths, environment.clock, secret_on_disk);
 
   status.last_attempt_at = now;
   if (request.reason == RefreshReason::suspected_401 || explicit_force) status.last_forced_at = now;
@@ -136,8 +189,11 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   context.refresh_before_expiry = profile.refresh_before_expiry;
   context.refresh_interval = profile.refresh_interval;
   context.sink_claude_code = profile.has_sink("claude-code");
-  context.persist_secret = [&paths](const std::string& state) {
-    return write_private_file_atomic(paths.secret, state);
+  context.persist_secret = [&writer](const std::string& state) {
+    return writer.write_secret(state);
+  };
+  context.reserve_secret = [&writer](std::size_t secret_bytes) {
+    return writer.reserve(secret_bytes);
   };
   Result<FetchResult> fetched = profile.backend->fetch(context);
   if (fetched) {
@@ -154,9 +210,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     published = fail(ErrorClass::permanent,
                      "generation counter exhausted; remove " + paths.status + " and " + paths.cred);
   } else if (fetched) {
-    if (fetched->new_secret_state) {
-      published = write_private_file_atomic(paths.secret, *fetched->new_secret_state);
-    }
+    if (fetched->new_secret_state) published = writer.write_secret(*fetched->new_secret_state);
     if (published) {
       next.generation = status.last_generation + 1;
       next.backend = profile.backend->name();
@@ -164,18 +218,21 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
       next.fetched_at = now;
       next.expires_at = fetched->expires_at;
       next.credential = fetched->credential;
-      published = write_private_file_atomic(paths.cred, serialize_record(next));
+      published = writer.write(paths.cred, serialize_record(next));
     }
   }
 
-  const std::int64_t finished = environment.clock.unix_seconds();
-  status.updated_at = finished;
+  const ClockReading finished_reading = read_clock(environment.clock);
+  const std::int64_t finished = finished_reading.unix_s;
+  stamp_status(status, finished_reading);
   if (fetched && published) {
     status.last_success_at = finished;
     status.consecutive_failures = 0;
     status.error_class.reset();
     status.last_error.clear();
     status.backoff_until.reset();
+    status.retry_after_until.reset();
+    status.stopped_for.clear();
     status.last_generation = next.generation;
     outcome.action = RefreshAction::refreshed;
     outcome.reply = ok_reply(next.generation);
@@ -195,10 +252,17 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     // A peer that said when to come back (429 Retry-After) is not asked again before that.
     status.backoff_until =
         finished + std::max<std::int64_t>(delay.count(), error.retry_after_s.value_or(0));
+    status.retry_after_until.reset();
+    if (error.retry_after_s && *error.retry_after_s > 0) {
+      status.retry_after_until = finished + *error.retry_after_s;
+    }
+    // After the call: the backend may have rewritten P.secret (permanent_stop.h).
+    status.stopped_for =
+        error.kind == ErrorClass::permanent ? current_failure_inputs(profile, paths) : "";
     outcome.action = RefreshAction::failed;
     outcome.reply = failed_reply(error.kind, status.last_error);
   }
-  if (auto written = write_private_file_atomic(paths.status, serialize_status(status)); !written) {
+  if (auto written = writer.write(paths.status, serialize_status(status)); !written) {
     log_line(LogLevel::warning, profile.name, written.error().message);
   }
   outcome.status = status;

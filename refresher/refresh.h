@@ -8,7 +8,13 @@
 // - Generations strictly increase, even across a corrupt or deleted P.cred.
 // - A failure never touches P.cred: the last good credential stays published until it
 //   expires (stale-while-error); the failure and the backoff go to P.status.
+// - Intervals (refresh_interval, backoff, rate limits, Retry-After) are elapsed time, immune
+//   to wall-clock steps; expiry is wall time (schedule.h).
 // - Rotated secrets are durable before the credential that came with them is published.
+//   A backend about to send a request that rotates one first reserves the room for
+//   everything written after the answer (state_writer.h); a save that still fails is
+//   retried and never drops the rotated state; what a killed or failed save left in a temp
+//   copy of P.secret is adopted by the next refresh (temp_recovery.h).
 // Callers: `once`, `signal`-driven and timer-driven refreshes in the daemon.
 #pragma once
 
@@ -26,9 +32,13 @@ namespace ckh {
 
 enum class RefreshAction {
   refreshed,     // the backend was called and a new generation published
-  skipped,       // nothing to do: the record already satisfies the request
+  skipped,       // nothing to do: the record already satisfies the request, or is as good
+                 // as a refresh would make it (a credential living no longer than the
+                 // caller's TTL, asked for again within short_lived_min_gap: schedule.h)
   rate_limited,  // a suspected-401 refresh came too soon after the last forced one
-  backing_off,   // in backoff after failures; the backend was not called
+  backing_off,   // the backend was not called: in backoff after failures, a Retry-After
+                 // in force (even for a forced request), or a permanent failure for this
+                 // config and secret (permanent_stop.h; a forced request still tries)
   failed,        // the backend (or publishing) failed
 };
 

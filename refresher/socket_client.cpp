@@ -9,11 +9,14 @@ namespace ckh {
 
 Result<std::string> exchange_with_daemon(const std::string& socket_path, std::string_view request,
                                          int timeout_ms) {
-  auto fd = connect_unix(socket_path);
+  // One deadline for the whole exchange: a stopped daemon cannot hold us in connect().
+  const std::int64_t deadline_ms = monotonic_ms() + timeout_ms;
+  auto fd = connect_unix(socket_path, deadline_ms);
   if (!fd) return std::unexpected(fd.error());
   Result<std::string> answer =
-      send_all(*fd, request) ? read_line_until(*fd, monotonic_ms() + timeout_ms)
-                             : fail(ErrorClass::transient, "the daemon closed the connection");
+      send_all_until(*fd, request, deadline_ms)
+          ? read_line_until(*fd, deadline_ms)
+          : fail(ErrorClass::transient, "the daemon closed the connection or did not read");
   ::close(*fd);
   return answer;
 }

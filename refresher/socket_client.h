@@ -1,5 +1,6 @@
 // The refresher as a client of a daemon's P.sock (`signal`, `status`): one request line,
-// one reply line, bounded waits. Line I/O itself is shared/line_io.h.
+// one reply line, the whole exchange (connect included) bounded by timeout_ms, and nothing
+// said to a listener of another uid (unsafe). Line I/O itself is shared/line_io.h.
 // Callers: main.cpp (signal, status).
 #pragma once
 

@@ -6,6 +6,7 @@
 
 #include <ctime>
 
+#include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
 #include "refresher/schedule.h"
 #include "refresher/socket_client.h"
@@ -45,7 +46,7 @@ std::string json_time(const std::optional<std::int64_t>& t) {
 }  // namespace
 
 ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir,
-                            std::int64_t now) {
+                            const ClockReading& now) {
   const ProfilePaths paths = profile_paths(state_dir, profile.name);
   ProfileReport report;
   report.name = profile.name;
@@ -55,8 +56,11 @@ ProfileReport gather_report(const ProfileConfig& profile, const std::string& sta
   } else {
     report.record_problem = record.error().message;
   }
-  report.status = read_status_or_default(paths.status);
-  report.next_attempt = next_attempt(report.record, report.status, profile, now);
+  report.status = rebase_status(read_status_or_default(paths.status), now);
+  report.stopped = report.status.error_class == ErrorClass::permanent &&
+                   stopped_for_inputs(report.status, current_failure_inputs(profile, paths));
+  report.next_attempt =
+      next_attempt(report.record, report.status, profile, now.unix_s, report.stopped);
   report.daemon_pid = daemon_pid(paths.sock);
   return report;
 }
@@ -94,7 +98,20 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
     if (r.status.backoff_until && *r.status.backoff_until > now) {
       out += fmt::format("  backoff until: {}\n", when(r.status.backoff_until, now));
     }
-    out += fmt::format("  next refresh:  {}\n", when(r.next_attempt, now));
+    if (r.status.retry_after_until && *r.status.retry_after_until > now) {
+      out += fmt::format(
+          "  retry after:   {} (the server's Retry-After; not even a forced "
+          "refresh asks before)\n",
+          when(r.status.retry_after_until, now));
+    }
+    if (r.stopped) {
+      out += fmt::format(
+          "  next refresh:  none automatically (a permanent failure for this configuration and "
+          "secret); fix it, then run: claude-key-refresher once --force --profile {}\n",
+          r.name);
+    } else {
+      out += fmt::format("  next refresh:  {}\n", when(r.next_attempt, now));
+    }
     out += r.daemon_pid ? fmt::format("  daemon:        running (pid {})\n", *r.daemon_pid)
                         : std::string(
                               "  daemon:        not running (refreshes happen when the helper or "
@@ -127,14 +144,15 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
         ",\"last_attempt_at\":{},\"last_success_at\":{},\"consecutive_failures\":{},\"error_"
         "class\":{},"
         "\"last_error\":{},\"backoff_until\":{},\"last_forced_at\":{},\"next_refresh_at\":{},"
+        "\"retry_after_until\":{},\"automatic_refresh_stopped\":{},"
         "\"daemon_alive\":{},\"daemon_pid\":{}}}",
         json_time(r.status.last_attempt_at), json_time(r.status.last_success_at),
         r.status.consecutive_failures,
         r.status.error_class ? json_quote(error_class_name(*r.status.error_class)) : "null",
         r.status.last_error.empty() ? "null" : json_quote(r.status.last_error),
         json_time(r.status.backoff_until), json_time(r.status.last_forced_at),
-        json_time(r.next_attempt), r.daemon_pid.has_value(),
-        r.daemon_pid ? fmt::format("{}", *r.daemon_pid) : "null");
+        json_time(r.next_attempt), json_time(r.status.retry_after_until), r.stopped,
+        r.daemon_pid.has_value(), r.daemon_pid ? fmt::format("{}", *r.daemon_pid) : "null");
   }
   out += "]}\n";
   return out;

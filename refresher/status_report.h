@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "refresher/clock.h"
 #include "refresher/config.h"
 #include "shared/record.h"
 #include "shared/status_record.h"
@@ -20,13 +21,14 @@ struct ProfileReport {
   std::string backend;
   std::optional<CredentialRecord> record;  // the credential field is never printed
   std::string record_problem;              // why P.cred could not be read, when it exists
-  StatusRecord status;
-  std::optional<std::int64_t> next_attempt;
+  StatusRecord status;                     // rebased on the current wall clock (schedule.h)
+  bool stopped = false;  // a permanent failure for the current config and P.secret
+  std::optional<std::int64_t> next_attempt;  // none while stopped
   std::optional<long> daemon_pid;
 };
 
 ProfileReport gather_report(const ProfileConfig& profile, const std::string& state_dir,
-                            std::int64_t now);
+                            const ClockReading& now);
 std::string format_report_text(const std::vector<ProfileReport>& reports, std::int64_t now);
 std::string format_report_json(const std::vector<ProfileReport>& reports, std::int64_t now);
 

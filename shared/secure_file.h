@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/error.h"
 
@@ -33,9 +34,64 @@ Result<void> ensure_private_dir(const std::string& path);
 // Removes the temp files ("<name>.tmp.<pid>.<n>") that write_private_file_atomic left in
 // dir when its process was killed mid-write (they may hold secrets): only those whose pid
 // is no longer running; with `of` set, only the temp files of that file name ("x.json" ->
-// "x.json.tmp.*"), for directories shared with other programs. Returns how many it removed.
+// "x.json.tmp.*"), for directories shared with other programs; temp files of a name that
+// ends with `except_suffix` (when set) are left alone (a rotated secret may be the only copy
+// of a token: refresher/temp_recovery.h decides about those). Returns how many it removed.
 // Callers: the refresher, under P.lock; the claude-code sink, under Claude Code's lock.
-std::size_t remove_stale_temp_files(const std::string& dir, std::string_view of = {});
+std::size_t remove_stale_temp_files(const std::string& dir, std::string_view of = {},
+                                    std::string_view except_suffix = {});
+
+// The temp files of the file `name` in dir whose writer is gone (its pid is not running),
+// plus, with include_own, those of this process (a refresh that held the profile's lock and
+// could not finish its save); full paths, in no particular order.
+std::vector<std::string> leftover_temp_files(const std::string& dir, std::string_view name,
+                                             bool include_own);
+
+// A temp file set aside, before a request is sent, for a write whose content only its answer
+// brings (a rotated refresh token): created beside `path` as write_private_file_atomic names
+// its temp files (0600, O_EXCL), with `bytes` allocated (posix_fallocate; 0: none), so that
+// filling it later does not need free space on filesystems that write in place (ext4, xfs,
+// tmpfs).
+// - reserve(durable=true) also fsyncs the file and the directory: the room survives a crash.
+// - fill() truncates the file to the content's size, writes it and fsyncs it; it may be
+//   called again after a failure. commit() renames it over `path` and fsyncs the directory
+//   (a failed directory fsync is retried by calling commit() again).
+// - Errors read "could not save: <the system's reason> (<file name>, <step>)".
+// - The destructor removes the temp file unless it was committed or keep() was called
+//   (after a failed save its content may be the only copy of a secret: the next refresh
+//   adopts it, refresher/temp_recovery.h).
+class ReservedFile {
+ public:
+  static Result<ReservedFile> reserve(const std::string& path, std::size_t bytes, bool durable);
+  ReservedFile(ReservedFile&& other) noexcept;
+  ReservedFile& operator=(ReservedFile&& other) noexcept;
+  ReservedFile(const ReservedFile&) = delete;
+  ReservedFile& operator=(const ReservedFile&) = delete;
+  ~ReservedFile();
+
+  Result<void> fill(std::string_view content);
+  Result<void> commit();
+  void keep() { kept_ = true; }
+  // The temp file (or, once renamed, the target) holds the content.
+  bool filled() const { return filled_; }
+  // It is in place; only the directory's fsync may be missing.
+  bool renamed() const { return renamed_; }
+  const std::string& temp_path() const { return temp_; }
+  const std::string& target_path() const { return path_; }
+  std::size_t reserved_bytes() const { return bytes_; }
+
+ private:
+  ReservedFile() = default;
+  void discard();
+  std::string path_;
+  std::string temp_;
+  int fd_ = -1;
+  std::size_t bytes_ = 0;
+  bool filled_ = false;
+  bool renamed_ = false;
+  bool done_ = false;
+  bool kept_ = false;
+};
 
 // Building blocks for readers and writers of other files (Claude Code's store, pipes):
 // write_all writes everything or returns false (EINTR retried); read_bounded reads an open

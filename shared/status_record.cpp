@@ -1,6 +1,8 @@
 #include "shared/status_record.h"
 
 #include <array>
+#include <span>
+#include <utility>
 
 #include "shared/kv_lines.h"
 #include "shared/secure_file.h"
@@ -10,15 +12,24 @@ namespace ckh {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> kStatusKeys = {
-    "updated_at", "last_attempt_at", "last_success_at", "consecutive_failures", "error_class",
-    "last_error", "backoff_until",   "last_forced_at",  "last_generation"};
+constexpr std::array<std::string_view, 13> kStatusKeys = {
+    "updated_at",      "last_attempt_at",   "last_success_at", "consecutive_failures",
+    "error_class",     "last_error",        "backoff_until",   "last_forced_at",
+    "last_generation", "retry_after_until", "stopped_for",     "boot_id",
+    "boot_ms"};
+constexpr std::size_t kVersion1Keys = 9;  // v1: the first nine, nothing after them
+constexpr std::size_t kMaxTokenBytes = 64;
 
 constexpr std::array<ErrorClass, 8> kAllClasses = {
     ErrorClass::transient, ErrorClass::permanent, ErrorClass::config, ErrorClass::not_found,
     ErrorClass::unsafe,    ErrorClass::corrupt,   ErrorClass::usage,  ErrorClass::io};
 
 }  // namespace
+
+bool valid_status_token(std::string_view value) {
+  return !value.empty() && value.size() <= kMaxTokenBytes && value != "none" &&
+         is_printable_token(value);
+}
 
 std::optional<ErrorClass> error_class_from_name(std::string_view name) {
   for (ErrorClass kind : kAllClasses) {
@@ -29,7 +40,16 @@ std::optional<ErrorClass> error_class_from_name(std::string_view name) {
 
 Result<StatusRecord> parse_status(std::string_view text) {
   auto lines = parse_kv_lines(text, kStatusMagic, kStatusVersion, kStatusKeys);
-  if (!lines) return std::unexpected(lines.error());
+  if (!lines) {
+    // A file from before version 2 keeps its counters (last_generation above all).
+    auto old = parse_kv_lines(text, kStatusMagic, 1,
+                              std::span<const std::string_view>(kStatusKeys.data(), kVersion1Keys));
+    if (!old) {
+      const bool says_v1 = text.starts_with(std::string(kStatusMagic) + " v1\n");
+      return std::unexpected(says_v1 ? old.error() : lines.error());
+    }
+    lines = std::move(old);
+  }
   const auto& l = *lines;
   StatusRecord status;
   auto updated_at = parse_i64(l[0].value);
@@ -55,6 +75,20 @@ Result<StatusRecord> parse_status(std::string_view text) {
     if (!status.error_class) return fail(ErrorClass::corrupt, "has an unknown error class");
   }
   status.last_error = std::string(l[5].value);
+  if (l.size() == kStatusKeys.size()) {
+    auto retry_after = parse_optional_time(l[9].value);
+    auto boot_ms = parse_optional_time(l[12].value);
+    if (!retry_after || !boot_ms)
+      return fail(ErrorClass::corrupt, "has a malformed number or time");
+    status.retry_after_until = *retry_after;
+    status.boot_ms = *boot_ms;
+    for (auto [value, field] :
+         {std::pair{l[10].value, &status.stopped_for}, std::pair{l[11].value, &status.boot_id}}) {
+      if (value == "none") continue;
+      if (!valid_status_token(value)) return fail(ErrorClass::corrupt, "has a malformed token");
+      *field = std::string(value);
+    }
+  }
   return status;
 }
 
@@ -76,12 +110,20 @@ std::string serialize_status(const StatusRecord& status) {
   const std::string backoff_until = format_optional_time(status.backoff_until);
   const std::string last_forced = format_optional_time(status.last_forced_at);
   const std::string generation = to_decimal(status.last_generation);
-  const std::array<KvLine, 9> lines = {
+  const std::string retry_after = format_optional_time(status.retry_after_until);
+  const std::string stopped_for =
+      valid_status_token(status.stopped_for) ? status.stopped_for : std::string("none");
+  const std::string boot_id =
+      valid_status_token(status.boot_id) ? status.boot_id : std::string("none");
+  const std::string boot_ms = format_optional_time(status.boot_ms);
+  const std::array<KvLine, 13> lines = {
       KvLine{kStatusKeys[0], updated_at},    KvLine{kStatusKeys[1], last_attempt},
       KvLine{kStatusKeys[2], last_success},  KvLine{kStatusKeys[3], failures},
       KvLine{kStatusKeys[4], error_class},   KvLine{kStatusKeys[5], last_error},
       KvLine{kStatusKeys[6], backoff_until}, KvLine{kStatusKeys[7], last_forced},
-      KvLine{kStatusKeys[8], generation}};
+      KvLine{kStatusKeys[8], generation},    KvLine{kStatusKeys[9], retry_after},
+      KvLine{kStatusKeys[10], stopped_for},  KvLine{kStatusKeys[11], boot_id},
+      KvLine{kStatusKeys[12], boot_ms}};
   return write_kv_lines(kStatusMagic, kStatusVersion, lines);
 }
 

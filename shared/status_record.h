@@ -3,7 +3,7 @@
 // profile lock; read by `status` and by the helper to explain a failure. Line format (see
 // kv_lines.h), in exactly this order:
 //
-//   claude-key-helper-status v1
+//   claude-key-helper-status v2
 //   updated_at: <unix s>
 //   last_attempt_at: <unix s|none>
 //   last_success_at: <unix s|none>
@@ -13,7 +13,14 @@
 //   backoff_until: <unix s|none>
 //   last_forced_at: <unix s|none>
 //   last_generation: <n>          (survives a corrupt or deleted P.cred: generations never repeat)
+//   retry_after_until: <unix s|none>  (the peer's Retry-After: no request at all before it)
+//   stopped_for: <fingerprint|none>   (a permanent failure for this config+P.secret: no
+//                                      automatic retry until they change)
+//   boot_id: <id|none>                (the boot boot_ms counts in)
+//   boot_ms: <ms|none>                (CLOCK_BOOTTIME when updated_at was taken: tells a
+//                                      later reader how far the wall clock was stepped since)
 //   end
+// Version 1 files (without the last four lines) are still read, with those fields unset.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +33,7 @@
 namespace ckh {
 
 inline constexpr std::string_view kStatusMagic = "claude-key-helper-status";
-inline constexpr unsigned kStatusVersion = 1;
+inline constexpr unsigned kStatusVersion = 2;
 inline constexpr std::size_t kMaxStatusBytes = 16 * 1024;
 inline constexpr std::size_t kMaxStatusMessageBytes = 300;
 
@@ -40,6 +47,10 @@ struct StatusRecord {
   std::optional<std::int64_t> backoff_until;
   std::optional<std::int64_t> last_forced_at;
   std::uint64_t last_generation = 0;
+  std::optional<std::int64_t> retry_after_until;
+  std::string stopped_for;  // empty: none; a token (printable, no space, <= 64 bytes)
+  std::string boot_id;      // empty: none; same form
+  std::optional<std::int64_t> boot_ms;
 };
 
 Result<StatusRecord> parse_status(std::string_view text);
@@ -50,5 +61,8 @@ StatusRecord read_status_or_default(const std::string& path);
 std::string serialize_status(const StatusRecord& status);
 
 std::optional<ErrorClass> error_class_from_name(std::string_view name);
+
+// What stopped_for and boot_id may hold (others are written as "none").
+bool valid_status_token(std::string_view value);
 
 }  // namespace ckh

@@ -1,6 +1,10 @@
 #include "shared/text.h"
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <ctime>
+#include <vector>
 
 #include "shared/error.h"
 
@@ -101,34 +105,167 @@ std::string one_line(std::string_view text, std::size_t max_bytes) {
 
 namespace {
 constexpr std::string_view kRedacted = "[redacted]";
+// Any piece of the secret this long is removed wherever it appears.
 constexpr std::size_t kMinSecretPiece = 12;
+// A shorter piece is removed where text was cut: a prefix of the secret at the end of the
+// text or right before a "..." cut marker (one_line's), a suffix at the start or right after
+// one. Below this length a match is as likely to be chance as a leak.
+constexpr std::size_t kMinCutPiece = 4;
+constexpr std::string_view kCutMarker = "...";
+// Shorter secrets (test values, not credentials) are only replaced where they occur exactly.
+constexpr std::size_t kMinTolerantSecret = 8;
 
-// Replaces every occurrence of needle; returns whether any was found.
-bool replace_all(std::string& text, std::string_view needle) {
-  bool found = false;
-  std::size_t at = 0;
-  while ((at = text.find(needle, at)) != std::string::npos) {
-    text.replace(at, needle.size(), kRedacted);
-    at += kRedacted.size();
-    found = true;
+// White space, and the backslash of JSON's optional "\/" escape.
+bool is_ignored_byte(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '\\';
+}
+
+// Text without its white space (and backslashes): a secret that a tool wrapped across lines,
+// that one_line split at a space, or that a JSON encoder wrote as "a\/b" is whole again here.
+std::string compact(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (!is_ignored_byte(c)) out.push_back(c);
   }
-  return found;
+  return out;
+}
+
+void mark_all(const std::string& haystack, std::string_view needle, std::vector<char>& covered) {
+  if (needle.empty()) return;
+  for (std::size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    std::fill(covered.begin() + static_cast<std::ptrdiff_t>(at),
+              covered.begin() + static_cast<std::ptrdiff_t>(at + needle.size()), 1);
+  }
+}
+
+// The longest prefix of secret (at least kMinCutPiece) that ends at `end` of haystack; longer
+// ones than a window are found by the windows already.
+void mark_prefix_before(const std::string& haystack, std::size_t end, std::string_view secret,
+                        std::vector<char>& covered) {
+  for (std::size_t length = std::min({end, secret.size(), kMinSecretPiece - 1});
+       length >= kMinCutPiece; --length) {
+    if (std::string_view(haystack).substr(end - length, length) == secret.substr(0, length)) {
+      std::fill(covered.begin() + static_cast<std::ptrdiff_t>(end - length),
+                covered.begin() + static_cast<std::ptrdiff_t>(end), 1);
+      return;
+    }
+  }
+}
+
+// The longest suffix of secret (at least kMinCutPiece) that starts at `begin` of haystack.
+void mark_suffix_after(const std::string& haystack, std::size_t begin, std::string_view secret,
+                       std::vector<char>& covered) {
+  const std::size_t room = haystack.size() - begin;
+  for (std::size_t length = std::min({room, secret.size(), kMinSecretPiece - 1});
+       length >= kMinCutPiece; --length) {
+    if (std::string_view(haystack).substr(begin, length) == secret.substr(secret.size() - length)) {
+      std::fill(covered.begin() + static_cast<std::ptrdiff_t>(begin),
+                covered.begin() + static_cast<std::ptrdiff_t>(begin + length), 1);
+      return;
+    }
+  }
+}
+// Polynomial hash of kMinSecretPiece bytes, mod 2^64.
+constexpr std::uint64_t kHashBase = 1099511628211ULL;
+
+std::uint64_t window_hash(std::string_view bytes) {
+  std::uint64_t h = 0;
+  for (const char c : bytes) h = h * kHashBase + static_cast<unsigned char>(c);
+  return h;
+}
+
+void mark_windows(const std::string& haystack, std::string_view needle,
+                  std::vector<char>& covered) {
+  std::vector<std::uint64_t> hashes;
+  hashes.reserve(needle.size());
+  for (std::size_t start = 0; start + kMinSecretPiece <= needle.size(); ++start) {
+    hashes.push_back(window_hash(needle.substr(start, kMinSecretPiece)));
+  }
+  std::sort(hashes.begin(), hashes.end());
+  // A first filter on the top bits: most positions of a text match no window.
+  std::array<std::uint64_t, 64> filter{};  // 4096 bits
+  for (const std::uint64_t h : hashes) filter[h >> 58] |= std::uint64_t{1} << ((h >> 52) & 63);
+  std::uint64_t top = 1;  // kHashBase^(kMinSecretPiece - 1): the weight of the byte leaving
+  for (std::size_t i = 1; i < kMinSecretPiece; ++i) top *= kHashBase;
+  const std::string_view bytes = haystack;
+  std::uint64_t h = window_hash(bytes.substr(0, kMinSecretPiece));
+  for (std::size_t at = 0;; ++at) {
+    if ((filter[h >> 58] >> ((h >> 52) & 63) & 1) != 0 &&
+        std::binary_search(hashes.begin(), hashes.end(), h) &&
+        needle.find(bytes.substr(at, kMinSecretPiece)) != std::string_view::npos) {
+      std::fill(covered.begin() + static_cast<std::ptrdiff_t>(at),
+                covered.begin() + static_cast<std::ptrdiff_t>(at + kMinSecretPiece), 1);
+    }
+    if (at + kMinSecretPiece >= bytes.size()) break;
+    h = (h - static_cast<unsigned char>(bytes[at]) * top) * kHashBase +
+        static_cast<unsigned char>(bytes[at + kMinSecretPiece]);
+  }
 }
 }  // namespace
 
 std::string redact(std::string_view text, std::string_view secret) {
-  std::string out(text);
   secret = trim(secret);
-  if (secret.empty()) return out;
-  replace_all(out, secret);
-  // A tool may print part of the secret (a prefix, a truncated echo): remove every window
-  // of kMinSecretPiece bytes of it too. Quadratic in the secret, but secrets are short and
-  // this runs only on error paths.
-  if (secret.size() > kMinSecretPiece) {
-    for (std::size_t start = 0; start + kMinSecretPiece <= secret.size(); ++start) {
-      replace_all(out, secret.substr(start, kMinSecretPiece));
+  if (secret.empty()) return std::string(text);
+  if (secret.size() < kMinTolerantSecret) {
+    // Too short to be told from ordinary text once white space is ignored ("k1" in
+    // "check 1"): exact occurrences only.
+    std::string out(text);
+    for (std::size_t at = out.find(secret); at != std::string::npos;
+         at = out.find(secret, at + kRedacted.size())) {
+      out.replace(at, secret.size(), kRedacted);
     }
+    return out;
   }
+  const std::string needle = compact(secret);
+  const std::string haystack = compact(text);
+  std::vector<char> covered(haystack.size(), 0);
+  mark_all(haystack, needle, covered);
+  // A tool may print part of the secret (a prefix, a truncated echo): every window of
+  // kMinSecretPiece bytes of it goes too. One pass over the text with a rolling hash of the
+  // windows: linear in the text (a 1 MiB error body costs milliseconds, not a search per
+  // window), a hash hit confirmed by looking the bytes up in the secret.
+  if (needle.size() > kMinSecretPiece && haystack.size() >= kMinSecretPiece) {
+    mark_windows(haystack, needle, covered);
+  }
+  // Where the text was cut, what is left of the secret may be shorter than a window.
+  mark_suffix_after(haystack, 0, needle, covered);
+  mark_prefix_before(haystack, haystack.size(), needle, covered);
+  for (std::size_t at = haystack.find(kCutMarker); at != std::string::npos;
+       at = haystack.find(kCutMarker, at + 1)) {
+    mark_prefix_before(haystack, at, needle, covered);
+    mark_suffix_after(haystack, at + kCutMarker.size(), needle, covered);
+  }
+
+  if (std::find(covered.begin(), covered.end(), 1) == covered.end()) return std::string(text);
+  // Each run of covered bytes, with the white space inside it, becomes one marker; white
+  // space around a run stays.
+  std::string out;
+  out.reserve(text.size());
+  std::size_t j = 0;         // index in the compact text of text[i] when it is not ignored
+  bool in_run = false;       // the last byte that is not ignored was covered
+  std::string_view pending;  // ignored bytes after a covered one: dropped if the run goes on
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (is_ignored_byte(text[i])) {
+      if (in_run) {
+        pending = text.substr(i - pending.size(), pending.size() + 1);
+      } else {
+        out.push_back(text[i]);
+      }
+      continue;
+    }
+    if (covered[j++] != 0) {
+      if (!in_run) out.append(kRedacted);
+      in_run = true;
+    } else {
+      out.append(pending);
+      out.push_back(text[i]);
+      in_run = false;
+    }
+    pending = {};
+  }
+  out.append(pending);
   return out;
 }
 

@@ -29,8 +29,14 @@ inline std::string to_decimal(unsigned long long value) {
 // space fold to one, the result is cut to max_bytes (with "..." when cut).
 std::string one_line(std::string_view text, std::size_t max_bytes);
 
-// Replaces every occurrence of each non-empty secret (and of any 12-byte or longer piece
-// of it) in text with "[redacted]". Used before any text that may echo a secret leaves.
+// Replaces with "[redacted]" every occurrence in text of the secret (trimmed; nothing when
+// empty) and of any 12-byte piece of it, even when white space, line breaks or backslashes
+// split it (a tool that wraps its output, one_line's folding, JSON's "\/"); and, where the
+// text was cut (its start or end, a "..." marker), any 4-byte or longer end of the secret
+// that touches the cut. A secret shorter than 8 bytes (a test value, not a credential) is
+// replaced only where it occurs exactly. Each redacted span, with the white space inside it,
+// becomes one marker. Used before any text that may echo a secret leaves; redact BEFORE
+// cutting a text (one_line), so that the cut cannot split a secret.
 std::string redact(std::string_view text, std::string_view secret);
 
 // True for bytes 0x21..0x7e: what an HTTP header token may hold.

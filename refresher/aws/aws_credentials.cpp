@@ -1,11 +1,11 @@
 #include "refresher/aws/aws_credentials.h"
 
 #include "refresher/aws/aws_ini.h"
+#include "refresher/child_env.h"
 #include "refresher/child_process.h"
+#include "refresher/file_trust.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
-
-extern char** environ;
 
 namespace ckh {
 namespace {
@@ -24,9 +24,13 @@ std::string home_file(EnvLookup env, const char* override_name, const char* defa
   return home ? *home + default_rel : std::string();
 }
 
-// A missing file is an empty one.
-Result<AwsIni> read_ini(const std::string& path) {
+// A missing file is an empty one. Whoever can write it chooses the credential_process this
+// process runs (and the keys it signs with): refused when others can.
+Result<AwsIni> read_ini(const std::string& path, std::string_view what) {
   if (path.empty()) return AwsIni{};
+  if (auto trusted = check_not_writable_by_others(path, what); !trusted) {
+    return std::unexpected(trusted.error());
+  }
   auto text = read_regular_file(path, kMaxFileBytes);
   if (!text) {
     if (text.error().kind == ErrorClass::not_found) return AwsIni{};
@@ -68,9 +72,8 @@ Result<TemporaryCredentials> run_credential_process(const std::string& command,
   ChildSpec spec;
   spec.executable = *executable;
   spec.argv = *argv;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    spec.environment.emplace_back(*entry);
-  }
+  // The AWS credential source itself: it keeps the AWS variables, loses every other secret.
+  spec.environment = child_environment(ChildRole::aws_credential_source);
   spec.timeout = std::max(input.timeout, std::chrono::milliseconds(30'000));
   spec.stdout_limit = kMaxAnswerBytes;
   auto outcome = run_child(spec);
@@ -99,9 +102,9 @@ Result<ResolvedCredentials> from_shared_files(const AwsChainInput& input,
   const std::string credentials_path =
       home_file(input.env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials");
   const std::string config_path = home_file(input.env, "AWS_CONFIG_FILE", "/.aws/config");
-  auto credentials = read_ini(credentials_path);
+  auto credentials = read_ini(credentials_path, "AWS credentials file");
   if (!credentials) return std::unexpected(credentials.error());
-  auto config = read_ini(config_path);
+  auto config = read_ini(config_path, "AWS config file");
   if (!config) return std::unexpected(config.error());
   const auto* in_credentials = credentials->credentials_profile(profile);
   const auto* in_config = config->config_profile(profile);
@@ -271,7 +274,7 @@ std::string aws_profile_name(EnvLookup env, const std::string& configured) {
 }
 
 std::optional<std::string> aws_profile_region(EnvLookup env, const std::string& profile) {
-  auto config = read_ini(home_file(env, "AWS_CONFIG_FILE", "/.aws/config"));
+  auto config = read_ini(home_file(env, "AWS_CONFIG_FILE", "/.aws/config"), "AWS config file");
   if (!config) return std::nullopt;
   const auto* section = config->config_profile(profile);
   if (section == nullptr) return std::nullopt;

@@ -10,6 +10,9 @@
 //      fd00:ec2::23), Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN;
 //   4. IMDSv2 (PUT token, role, credentials) unless AWS_EC2_METADATA_DISABLED=true; endpoint
 //      AWS_EC2_METADATA_SERVICE_ENDPOINT, default http://169.254.169.254.
+// The shared files are refused when others can write or own them (file_trust.h): their
+// credential_process runs as the user. credential_process runs with child_env.h's
+// environment for the AWS credential source (AWS_* kept, every other secret dropped).
 // Guarantees: the first source that is configured decides (a broken one is an error, not a
 // silent fall-through); messages name the source, never a key; nothing is cached here (the
 // backend caches temporary credentials until shortly before Expiration).

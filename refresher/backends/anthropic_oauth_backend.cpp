@@ -177,12 +177,33 @@ Error Refresh::refused_error(const Error& error,
   return out;
 }
 
+// A save that failed before the request went out: nothing was spent.
+Error not_sent(Error error) {
+  error.kind = ErrorClass::transient;
+  error.message += "; the refresh was not sent, the refresh token is unchanged";
+  return error;
+}
+
+// A save of the server's answer that failed even after the writer's retries; the writer
+// kept the new state (temp file, memory) and said where.
+Error answer_not_saved(Error error, std::string_view profile) {
+  error.kind = ErrorClass::transient;
+  error.message += "; if the next refresh is refused: " + login_hint(profile);
+  return error;
+}
+
 Result<void> Refresh::refresh_with_server(bool second_try) {
   const std::optional<std::int64_t> in_flight_before = secret_.pending_refresh_since;
   // Durable BEFORE sending: if we die after the server rotated, the next run knows why the
   // old refresh token is refused.
   secret_.pending_refresh_since = now_;
-  if (auto saved = persist(); !saved) return saved;
+  if (auto saved = persist(); !saved) return std::unexpected(not_sent(saved.error()));
+  // And the room for the answer, so that a disk filling up meanwhile cannot lose it.
+  if (context_.reserve_secret) {
+    if (auto room = context_.reserve_secret(serialize_oauth_secret(secret_).size()); !room) {
+      return std::unexpected(not_sent(room.error()));
+    }
+  }
   std::string salvaged;
   auto grant = refresh_tokens(backend_.transport(), backend_.settings(), secret_.refresh_token,
                               now_, &salvaged);
@@ -191,7 +212,9 @@ Result<void> Refresh::refresh_with_server(bool second_try) {
     // the family is lost. The access token we hold stays published until it expires.
     secret_.refresh_token = salvaged;
     secret_.pending_refresh_since.reset();
-    if (auto saved = persist(); !saved) return saved;
+    if (auto saved = persist(); !saved) {
+      return std::unexpected(answer_not_saved(saved.error(), profile_));
+    }
     Error error = grant.error();
     error.message += "; its new refresh token was saved, the next refresh uses it";
     return std::unexpected(error);
@@ -199,10 +222,7 @@ Result<void> Refresh::refresh_with_server(bool second_try) {
   if (grant) {
     secret_ = apply_token_grant(std::move(secret_), *grant, now_);
     if (auto saved = persist(); !saved) {
-      Error error = saved.error();
-      error.message = "the token server rotated the refresh token but it could not be saved (" +
-                      error.message + "); " + login_hint(profile_) + " if refreshing fails";
-      return std::unexpected(error);
+      return std::unexpected(answer_not_saved(saved.error(), profile_));
     }
     return {};
   }
@@ -373,6 +393,11 @@ OAuthSecret apply_token_grant(OAuthSecret secret, const TokenGrant& grant, std::
 
 Result<FetchResult> AnthropicOAuthBackend::fetch(const FetchContext& context) {
   return Refresh(*this, context, profile_).run();
+}
+
+bool AnthropicOAuthBackend::adopts_secret(std::string_view current,
+                                          std::string_view candidate) const {
+  return is_saved_rotation(current, candidate);
 }
 
 std::unique_ptr<Backend> make_anthropic_oauth_backend(ConfigSection& section,

@@ -8,10 +8,14 @@
 //   token_url, authorize_url, manual_redirect_uri, client_id, scopes, user_agent, timeout
 // Guarantees (fetch, called under P.lock):
 // - The family lives in P.secret (oauth/oauth_secret.h). Before a refresh request is sent,
-//   P.secret durably records that one is in flight; the rotated refresh token is durable in
-//   P.secret before the new access token is published, written to Claude Code's store or
-//   used. A refresh whose answer was lost (the process died between the server's answer
-//   and the durable write) is named as such when the spent token is refused afterwards.
+//   P.secret durably records that one is in flight and the room for the answer is reserved
+//   (FetchContext::reserve_secret; a full disk: not sent, "could not save: ..."); the
+//   rotated refresh token is durable in P.secret before the new access token is published,
+//   written to Claude Code's store or used. A save that still fails is retried and never
+//   drops the rotated token (refresher/state_writer.h); a complete copy left in a temp file
+//   by a killed or failed save is adopted by the next refresh (adopts_secret,
+//   is_saved_rotation). A refresh whose answer was lost (the process died between the
+//   server's answer and writing it) is named as such when the spent token is refused.
 // - With the claude-code sink (configured, or switched on by import-claude-code) the whole
 //   fetch holds Claude Code's own lock, re-reads its store first and adopts a newer token
 //   family found there instead of refreshing again, and leaves the store holding exactly
@@ -56,6 +60,7 @@ class AnthropicOAuthBackend final : public Backend {
     return kAnthropicRefreshBeforeExpiry;
   }
   Result<FetchResult> fetch(const FetchContext& context) override;
+  bool adopts_secret(std::string_view current, std::string_view candidate) const override;
 
   const AnthropicOAuthSettings& settings() const { return settings_; }
   HttpTransport& transport() const { return *transport_; }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "refresher/child_env.h"
 #include "refresher/child_process.h"
 #include "shared/record.h"
 #include "shared/text.h"
@@ -27,10 +28,12 @@ constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 
 // "; stderr: <one line>" with the whole of stdout and each longer word of it redacted:
 // a failing command may still have printed (part of) the credential, on either stream.
-// Bounded work: redaction is quadratic, so only the start of stderr (more than the excerpt
-// shows) is redacted, and only pieces of stdout that could be a credential are looked for.
+// Redacted before it is cut or folded to one line, so that a secret split by the cut or by a
+// line break cannot survive in part. Bounded work: redaction is quadratic, so only the start
+// of stderr (more than the excerpt shows) is redacted, and only pieces of stdout that could
+// be a credential are looked for.
 std::string stderr_excerpt(const std::string& err, const std::string& out) {
-  std::string text = one_line(err, kStderrRedactedBytes);
+  std::string text = err.substr(0, kStderrRedactedBytes);
   const std::string_view searched = std::string_view(out).substr(0, kStdoutSearchedBytes);
   // Words first: the credential is most likely one word of stdout, and redacting the whole
   // output first could eat its neighbours and leave a tail of the word in view.
@@ -54,10 +57,8 @@ std::string stderr_excerpt(const std::string& err, const std::string& out) {
 }  // namespace
 
 std::vector<std::string> CommandBackend::scrubbed_env_names() const {
-  std::vector<std::string> names(kWellKnownSecretEnvNames.begin(), kWellKnownSecretEnvNames.end());
-  if (secret_env_names_)
-    names.insert(names.end(), secret_env_names_->begin(), secret_env_names_->end());
-  return names;
+  if (!secret_env_names_) return {};
+  return *secret_env_names_;
 }
 
 Result<FetchResult> CommandBackend::fetch(const FetchContext& context) {
@@ -77,7 +78,7 @@ Result<FetchResult> CommandBackend::fetch(const FetchContext& context) {
   ChildSpec spec;
   spec.executable = *executable;
   spec.argv = settings_.argv;
-  spec.environment = environment_without(scrubbed_env_names());
+  spec.environment = child_environment(ChildRole::ordinary, scrubbed_env_names());
   spec.timeout = settings_.timeout;
   spec.kill_grace = settings_.kill_grace;
   spec.stdout_limit = settings_.max_output;

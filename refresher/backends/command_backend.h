@@ -5,8 +5,8 @@
 //   ttl = "1h"            # lifetime of what it prints; absent: never expires
 //   max_output = 65536    # bytes of stdout allowed, default 64 KiB, at most 1 MiB
 // Guarantees: no shell; argv[0] is an absolute path or a name looked up in PATH at fetch
-// time; stdin is /dev/null; the environment is the refresher's minus every secret variable
-// (kWellKnownSecretEnvNames and the shared SecretEnvNames list, see registry.h); time and
+// time; stdin is /dev/null; the environment is child_env.h's child_environment (every
+// credential variable and every profile's secret variable dropped, see registry.h); time and
 // output are bounded (child_process.h). stdout, trimmed, is the credential and must pass
 // validate_credential. Errors: non-zero exit, death by a signal, timeout -> transient, with
 // the exit code and one line of stderr from which the output is redacted; not found / not
@@ -35,7 +35,7 @@ struct CommandSettings {
 
 class CommandBackend final : public Backend {
  public:
-  // secret_env_names may be null (only the well-known names are removed then).
+  // secret_env_names may be null (only child_env.h's fixed lists are removed then).
   CommandBackend(CommandSettings settings, SecretEnvNames secret_env_names)
       : settings_(std::move(settings)), secret_env_names_(std::move(secret_env_names)) {}
 
@@ -43,7 +43,8 @@ class CommandBackend final : public Backend {
   std::optional<std::chrono::seconds> expected_lifetime() const override { return settings_.ttl; }
   Result<FetchResult> fetch(const FetchContext& context) override;
 
-  // What the child's environment loses: the well-known names plus the shared list.
+  // What the child's environment loses besides child_env.h's fixed lists: every profile's
+  // secret_env_names() (the shared list).
   std::vector<std::string> scrubbed_env_names() const;
 
  private:

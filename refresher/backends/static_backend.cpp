@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "refresher/file_trust.h"
 #include "shared/record.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
@@ -97,6 +98,11 @@ Result<FetchResult> StaticBackend::fetch_env() const {
 }
 
 Result<FetchResult> StaticBackend::fetch_file() const {
+  // Owner and mode first (with the chown/chmod to run); read_private_file then also insists
+  // on 0600, the user's own file, and no symbolic link.
+  if (auto trusted = check_not_writable_by_others(path_, "static key file"); !trusted) {
+    return fail(ErrorClass::permanent, trusted.error().message);
+  }
   auto content = read_private_file(path_, kMaxKeyFileBytes);
   if (!content) {
     // Only an unexpected OS failure may go away by itself; a missing or unsafe file needs

@@ -5,7 +5,8 @@
 // Exactly one of env and file. Guarantees: the credential never expires (expires_at none);
 // a missing, empty or invalid value is a permanent error whose message names the variable
 // or file and never quotes the value; an unreadable file (unsafe mode, symlink, missing) is
-// permanent, an I/O error transient. secret_env_names() is the variable, so that no child
+// permanent, an I/O error transient; a file others can write or own is refused first with the
+// chmod/chown to run (file_trust.h). secret_env_names() is the variable, so that no child
 // process of any profile inherits it. Callers: registry.cpp, config.cpp (the default
 // profile), tests.
 #pragma once

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "refresher/file_trust.h"
 #include "refresher/fingerprint.h"
 #include "refresher/http/curl_transport.h"
 #include "refresher/json_text.h"
@@ -146,6 +147,15 @@ Result<void> VaultSession::login() {
   std::string_view method_name;
   if (settings_.auth == "approle") {
     method_name = "AppRole";
+    // Whoever can change these logs the refresher in as a role of their choosing.
+    if (auto trusted = check_not_writable_by_others(settings_.role_id_file, "role_id_file");
+        !trusted) {
+      return std::unexpected(trusted.error());
+    }
+    if (auto trusted = check_not_writable_by_others(settings_.secret_id_file, "secret_id_file");
+        !trusted) {
+      return std::unexpected(trusted.error());
+    }
     auto role_id = read_public_file(settings_.role_id_file);
     if (!role_id) return std::unexpected(role_id.error());
     auto secret_id = read_secret_file(settings_.secret_id_file, "the AppRole secret_id");

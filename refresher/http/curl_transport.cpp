@@ -260,10 +260,10 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 }
 
 // curl's reason, one line, with anything of the request that could be secret removed (curl
-// does not echo headers or bodies, but a message must never depend on that).
+// does not echo headers or bodies, but a message must never depend on that). Redacted
+// before it is cut to one line, so that the cut cannot leave part of a secret.
 std::string reason_for(CURLcode code, const char* error_buffer, const HttpRequest& request) {
-  std::string reason =
-      one_line(error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code), kMaxReasonBytes);
+  std::string reason = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
   constexpr std::size_t kMinSecret = 8;
   for (const auto& [name, value] : request.headers) {
     if (value.size() >= kMinSecret) reason = redact(reason, value);
@@ -271,11 +271,12 @@ std::string reason_for(CURLcode code, const char* error_buffer, const HttpReques
   if (request.body.size() >= kMinSecret && request.body.size() <= 4096) {
     reason = redact(reason, request.body);
   }
+  for (const auto& secret : request_secrets(request)) reason = redact(reason, secret);
   if (const std::size_t query = request.url.find('?'); query != std::string::npos) {
     const std::string_view rest = std::string_view(request.url).substr(query + 1);
     if (rest.size() >= kMinSecret) reason = redact(reason, rest);
   }
-  return reason;
+  return one_line(reason, kMaxReasonBytes);
 }
 
 bool is_name_mismatch(std::string_view reason) {
@@ -450,6 +451,7 @@ Result<HttpResponse> send_unchecked(const HttpRequest& request) {
                 "malformed response from " + host + " (no HTTP status); it will be retried");
   }
   exchange.response.status = status;
+  scrub_request_echo(exchange.response, request);
   return std::move(exchange.response);
 }
 

@@ -12,7 +12,10 @@
 //   or Content-Type: exactly the caller's headers plus Host and Content-Length;
 // - the response body is bounded by max_response_bytes (a larger Content-Length is refused
 //   before reading) and the response headers by 256 KiB;
-// - proxies follow libcurl's environment variables (https_proxy, no_proxy, ...).
+// - proxies follow libcurl's environment variables (https_proxy, no_proxy, ...);
+// - a response that is not 2xx comes back with every echo of the request's secrets redacted
+//   from its body (scrub_request_echo, transport.h), so that a caller quoting an error body
+//   cannot quote the refresh token or signature the server echoed.
 // The process should ignore SIGPIPE or not mind it: with CURLOPT_NOSIGNAL libcurl relies on
 // MSG_NOSIGNAL, which covers its own sockets.
 // Callers: refresher/main.cpp builds one and hands it to the backends as HttpTransport&.

@@ -68,4 +68,18 @@ class HttpTransport {
 // keep their brackets. "(unparsable URL)" when there is no recognisable host.
 std::string url_host(std::string_view url);
 
+// What of a request may be secret, for redaction: every header value except the plainly
+// public ones (Content-Type, Accept, User-Agent, protocol markers such as X-Vault-Request),
+// the body's values (JSON string values, or form values; the whole body when it is neither)
+// except a few public fields (grant_type, client_id, redirect_uri, scope), and the query's
+// values; each of at least 8 bytes.
+std::vector<std::string> request_secrets(const HttpRequest& request);
+
+// Error bodies get quoted in messages, and some servers echo what they were sent ("invalid
+// refresh_token 'sk-ant-...'", AWS's canonical request with its security token): in a
+// response that is not 2xx, every echo of request_secrets(request) is redacted (text.h
+// redact: also split across lines or cut), so that no caller can quote it. 2xx bodies are
+// data and stay as they are.
+void scrub_request_echo(HttpResponse& response, const HttpRequest& request);
+
 }  // namespace ckh

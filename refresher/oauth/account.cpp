@@ -66,6 +66,7 @@ Result<std::string> save_and_publish(const ProfileConfig& profile, const Profile
     StatusRecord status = read_status_or_default(paths.status);
     status.consecutive_failures = 0;
     status.backoff_until.reset();
+    status.retry_after_until.reset();  // the login's own requests were answered
     status.error_class.reset();
     status.last_error.clear();
     if (auto written = write_private_file_atomic(paths.status, serialize_status(status));

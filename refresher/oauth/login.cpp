@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "refresher/child_env.h"
 #include "refresher/child_process.h"
 #include "refresher/config.h"
 #include "refresher/oauth/oauth_urls.h"
@@ -20,8 +21,6 @@
 #include "shared/line_io.h"
 #include "shared/text.h"
 #include "shared/unique_fd.h"
-
-extern char** environ;
 
 namespace ckh {
 namespace {
@@ -103,9 +102,8 @@ bool open_in_browser(const std::string& url) {
   ChildSpec spec;
   spec.executable = *executable;
   spec.argv = {opener, url};
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    spec.environment.emplace_back(*entry);
-  }
+  // The browser (and whatever desktop helper xdg-open hands the URL to) gets no secret.
+  spec.environment = child_environment(ChildRole::ordinary);
   spec.timeout = std::chrono::milliseconds(10'000);
   auto outcome = run_child(spec);
   return outcome && outcome->end == ChildEnd::exited && outcome->exit_code == 0;

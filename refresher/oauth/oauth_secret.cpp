@@ -130,4 +130,13 @@ std::string serialize_oauth_secret(const OAuthSecret& secret) {
   return write_kv_lines(kMagic, kVersion, lines);
 }
 
+bool is_saved_rotation(std::string_view current, std::string_view candidate) {
+  const auto before = parse_oauth_secret(current);
+  if (!before || !before->pending_refresh_since) return false;
+  const auto after = parse_oauth_secret(candidate);
+  if (!after || after->pending_refresh_since) return false;
+  return after->refresh_token != before->refresh_token ||
+         after->access_token != before->access_token;
+}
+
 }  // namespace ckh

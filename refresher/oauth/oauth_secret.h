@@ -54,6 +54,14 @@ struct OAuthSecret {
 Result<OAuthSecret> parse_oauth_secret(std::string_view text);
 std::string serialize_oauth_secret(const OAuthSecret& secret);
 
+// Whether `candidate` (a whole temp copy of P.secret that a refresh did not get to rename)
+// is the state the refresh in flight in `current` (P.secret) led to: current parses and
+// records a refresh in flight (pending_refresh_since), candidate parses fully, has nothing
+// in flight, and holds other tokens than current (the server's rotated answer, or a newer
+// login). Anything else is not: a copy of the in-flight marker itself, of an answer that
+// rotated nothing (429, 5xx), or unreadable text is left to be deleted.
+bool is_saved_rotation(std::string_view current, std::string_view candidate);
+
 std::string join_scopes(const std::vector<std::string>& scopes);
 std::vector<std::string> split_scopes(std::string_view text);
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "refresher/child_env.h"
+
 #ifdef __APPLE__
 #include <fcntl.h>
 #include <signal.h>
@@ -21,8 +23,6 @@
 
 #include "shared/text.h"
 #include "shared/unique_fd.h"
-
-extern char** environ;
 #endif
 
 namespace ckh {
@@ -74,6 +74,10 @@ std::string keychain_service_name(EnvLookup env) {
     return std::string(kServiceBase);
   }
   return std::string(kServiceBase) + "-" + to_hex(digest, 4);
+}
+
+std::vector<std::string> keychain_child_environment() {
+  return child_environment(ChildRole::ordinary);
 }
 
 std::string keychain_add_command(std::string_view user, std::string_view service,
@@ -130,8 +134,12 @@ Result<void> keychain_write(std::string_view user, std::string_view service,
   char executable[] = "/usr/bin/security";
   char interactive[] = "-i";
   char* argv[] = {executable, interactive, nullptr};
+  const std::vector<std::string> environment = keychain_child_environment();
+  std::vector<char*> envp;
+  for (const auto& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
   pid_t child = -1;
-  const int spawned = ::posix_spawn(&child, executable, &actions, nullptr, argv, environ);
+  const int spawned = ::posix_spawn(&child, executable, &actions, nullptr, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     return fail(ErrorClass::io,
@@ -172,9 +180,7 @@ Result<std::optional<std::string>> keychain_read(std::string_view user, std::str
   spec.executable = "/usr/bin/security";
   spec.argv = {"security", "find-generic-password", "-a", std::string(user),
                "-s",       std::string(service),    "-w"};
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    spec.environment.emplace_back(*entry);
-  }
+  spec.environment = keychain_child_environment();
   spec.timeout = std::chrono::milliseconds(20'000);
   spec.stdout_limit = kMaxClaudeCodeStoreBytes;
   auto outcome = run_child(spec);

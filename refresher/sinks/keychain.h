@@ -16,6 +16,8 @@
 //   ErrorClass::config saying the Keychain exists only on macOS.
 // - keychain_read returns the item's JSON, so the sink renders over it (keeping Claude
 //   Code's other entries, such as mcpOAuth) instead of replacing it with the file's copy.
+// - both run security with keychain_child_environment(): child_env.h's rule, no secret
+//   variable of the refresher's environment.
 // Callers: the claude-code sink on macOS (refresher/oauth/); tests check the text on Linux.
 #pragma once
 
@@ -23,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "refresher/env_lookup.h"
 #include "shared/error.h"
@@ -42,6 +45,9 @@ inline constexpr bool kKeychainStore = false;
 inline constexpr std::size_t kSecurityMaxLineBytes = 4096;
 
 std::string keychain_service_name(EnvLookup env = process_env);
+
+// The environment /usr/bin/security runs with (compiled everywhere, so tests check it).
+std::vector<std::string> keychain_child_environment();
 
 std::string keychain_add_command(std::string_view user, std::string_view service,
                                  std::string_view json);

@@ -34,6 +34,34 @@ std::int64_t integer_or_zero(object parent, std::string_view key) {
   return 0;
 }
 
+// A lease or TTL in seconds at parent[key]. Absent or null reads as 0 (Vault's "none" or
+// "does not expire"); a whole number in 0..kMaxVaultLeaseSeconds as itself (12.0 included);
+// anything else is refused: a negative, a fraction, a string, or more than ten years can
+// only be a broken server or proxy, and would otherwise reach the expiry arithmetic.
+Result<std::int64_t> lease_seconds(object parent, std::string_view key, std::string_view where) {
+  element field;
+  if (parent[key].get(field) != simdjson::SUCCESS || field.is_null()) return 0;
+  const std::string what = "Vault's answer to the " + std::string(where) + " has a ";
+  const std::string name(key);
+  double real = 0;
+  if (!field.is_number() || field.get(real) != simdjson::SUCCESS) {
+    return fail(ErrorClass::transient, what + name + " that is not a number of seconds");
+  }
+  std::int64_t value = 0;
+  const bool integer = field.get(value) == simdjson::SUCCESS;
+  if (integer ? value < 0 : real < 0) return fail(ErrorClass::transient, what + "negative " + name);
+  if (integer ? value > kMaxVaultLeaseSeconds : real > kMaxVaultLeaseSeconds) {
+    return fail(ErrorClass::transient, what + name + " of more than ten years");
+  }
+  if (!integer) {  // 3600.0 is Vault's 3600; 0.5 is no whole second
+    value = static_cast<std::int64_t>(real);
+    if (static_cast<double>(value) != real) {
+      return fail(ErrorClass::transient, what + name + " that is not a whole number of seconds");
+    }
+  }
+  return value;
+}
+
 }  // namespace
 
 std::string vault_error_text(std::string_view body) {
@@ -70,7 +98,9 @@ Result<VaultAuth> parse_vault_auth(std::string_view body) {
   }
   VaultAuth out;
   out.client_token = std::string(token);
-  out.lease_duration = integer_or_zero(auth, "lease_duration");
+  auto lease = lease_seconds(auth, "lease_duration", "login");
+  if (!lease) return std::unexpected(lease.error());
+  out.lease_duration = *lease;
   bool renewable = false;
   if (auth["renewable"].get(renewable) == simdjson::SUCCESS) out.renewable = renewable;
   return out;
@@ -81,7 +111,9 @@ Result<KvRead> parse_kv_read(std::string_view body, int kv_version, std::string_
   auto top = parse_object(parser, body, "secret read");
   if (!top) return std::unexpected(top.error());
   KvRead read;
-  read.lease_duration = integer_or_zero(*top, "lease_duration");
+  auto lease = lease_seconds(*top, "lease_duration", "secret read");
+  if (!lease) return std::unexpected(lease.error());
+  read.lease_duration = *lease;
   element data;
   if ((*top)["data"].get(data) != simdjson::SUCCESS || data.is_null()) {
     return fail(ErrorClass::transient, "Vault's answer to the secret read has no data");
@@ -142,7 +174,9 @@ Result<VaultTokenInfo> parse_token_lookup(std::string_view body) {
     return fail(ErrorClass::transient, "Vault's token lookup has no data");
   }
   VaultTokenInfo info;
-  info.ttl = integer_or_zero(data, "ttl");
+  auto ttl = lease_seconds(data, "ttl", "token lookup");
+  if (!ttl) return std::unexpected(ttl.error());
+  info.ttl = *ttl;
   element expire_time;
   const bool has_expire_time =
       data["expire_time"].get(expire_time) == simdjson::SUCCESS && !expire_time.is_null();

@@ -4,7 +4,9 @@
 // Pure functions of the bytes received (fuzzed: tests/fuzz/fuzz_vault_response.cpp).
 // Guarantees: they accept both the short documented form and the full envelope; a value is
 // returned only with the expected types; messages name fields and paths, never a value
-// (a secret's other fields are listed by name only); errors are one line.
+// (a secret's other fields are listed by name only); errors are one line. A lease or TTL
+// (lease_duration, lookup-self's ttl) is a whole number of seconds in 0..kMaxVaultLeaseSeconds,
+// else the answer is refused as malformed (ErrorClass::transient, naming the field).
 // Callers: refresher/backends/vault_backend.cpp.
 #pragma once
 
@@ -17,6 +19,11 @@
 #include "shared/error.h"
 
 namespace ckh {
+
+// The longest lease or token TTL taken from Vault: ten years. Vault's own ceiling is
+// max_lease_ttl (32 days by default; operators raise it to months), so anything longer is
+// garbage, and bounding it keeps now + lease far from overflow wherever it is added.
+inline constexpr std::int64_t kMaxVaultLeaseSeconds = 10LL * 365 * 24 * 3600;
 
 // The "errors" list of a failure body, joined with "; " and cut short; empty when the body
 // has none (Vault's 404 for a missing path is {"errors":[]}).

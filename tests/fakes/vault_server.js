@@ -134,6 +134,12 @@
 //                               requests whose path (no query) matches (default: all)
 //     {"time_offset_minutes": N}  the UTC offset of lookup-self's issue_time/expire_time
 //                               (default 0, rendered "Z"; -240 gives "-04:00" like the fixture)
+//     {"freeze_clock": bool}    stop the fake's clock at its current time (true), or let it run
+//                               on from there (false). The clock decides token, wrapping-token
+//                               and JWT expiry, ttl, and the times in answers (not delay_ms).
+//     {"advance_clock_ms": N}   move the fake's clock N ms forward (frozen or not; applied
+//                               after freeze_clock): expiry without sleeping. GET /__control
+//                               shows clock {frozenAtMs, offsetMs}; reset: the real clock.
 //     Each /v1 request takes at most one injection, in this order: fail_next, status_next,
 //     garbage_next, huge_next, hang_next; then sealed, standby; then the real endpoint.
 //   POST /__state  JSON merged into the server state (per key; null deletes an entry):
@@ -310,7 +316,11 @@ function base62(n) {
 }
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isCount = (v) => Number.isInteger(v) && v >= 0;
-const nowMs = () => Date.now();
+// The fake's clock: token, wrapping and JWT expiry, lookup-self's times, created_time. Real
+// time by default; /__control's freeze_clock and advance_clock_ms make it a test's clock, so
+// an expiry is tested without sleeping and without a window a loaded machine can miss.
+const nowMs = () => (control.clock.frozenAtMs !== null ? control.clock.frozenAtMs : Date.now()) +
+  control.clock.offsetMs;
 const subMs = () => String(crypto.randomInt(0, 1000000)).padStart(6, '0');
 
 // RFC 3339 with nanoseconds; offset in minutes (0 gives "Z").
@@ -386,7 +396,8 @@ function defaultState() {
 }
 function defaultControl() {
   return {sealed: false, standby: false, delay_ms: 0, hang_next: 0, fail_next: [], status_next: null,
-    garbage_next: 0, huge_next: 0, inject_path: null, time_offset_minutes: 0};
+    garbage_next: 0, huge_next: 0, inject_path: null, time_offset_minutes: 0,
+    clock: {frozenAtMs: null, offsetMs: 0}};
 }
 function zeroStats() {
   return {
@@ -688,10 +699,20 @@ function applyControl(c) {
   need(isObject(c), 'body must be a JSON object');
   if (c.reset !== undefined) need(typeof c.reset === 'boolean', 'reset must be a boolean');
   const next = c.reset === true ? defaultControl() : Object.assign({}, control);
+  next.clock = Object.assign({}, next.clock);
   let nextRe = c.reset === true ? null : injectRe;
+  let freeze, advanceMs = 0;
   for (const [k, v] of Object.entries(c)) {
     switch (k) {
       case 'reset': break;
+      case 'freeze_clock':
+        need(typeof v === 'boolean', 'freeze_clock must be a boolean');
+        freeze = v;
+        break;
+      case 'advance_clock_ms':
+        need(isCount(v), 'advance_clock_ms must be a non-negative integer');
+        advanceMs = v;
+        break;
       case 'sealed': case 'standby':
         need(typeof v === 'boolean', `${k} must be a boolean`);
         next[k] = v;
@@ -735,6 +756,17 @@ function applyControl(c) {
         throw new Error(`unknown control field ${JSON.stringify(k)}`);
     }
   }
+  // Freezing keeps the fake's current time (offset included); thawing goes on from it.
+  const real = Date.now();
+  if (freeze === true && next.clock.frozenAtMs === null) {
+    next.clock.frozenAtMs = real + next.clock.offsetMs;
+    next.clock.offsetMs = 0;
+  } else if (freeze === false && next.clock.frozenAtMs !== null) {
+    next.clock.offsetMs = next.clock.frozenAtMs - real;
+    next.clock.frozenAtMs = null;
+  }
+  if (next.clock.frozenAtMs !== null) next.clock.frozenAtMs += advanceMs;
+  else next.clock.offsetMs += advanceMs;
   if (c.reset === true) {
     const keep = next;
     resetAll();

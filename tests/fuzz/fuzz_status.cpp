@@ -7,9 +7,10 @@
 //    normalises messages (documented: one line, at most 300 bytes), so a hand-edited file
 //    with tabs, double spaces or a longer message is the only thing that changes. The
 //    serialised form is a fixed point (serialize(parse(serialize(x))) == serialize(x)).
-// 4. The writer's side: any StatusRecord (any counters, times, class, message) serialises
-//    to text that parse_status accepts and returns unchanged (message normalised as above):
-//    the refresher never writes a status file it cannot read back.
+// 4. The writer's side: any StatusRecord (any counters, times, class, message, tokens)
+//    serialises to text that parse_status accepts and returns unchanged (message normalised
+//    as above, a token that is not a valid one written as "none"): the refresher never
+//    writes a status file it cannot read back. Version 1 files still parse.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <array>
@@ -25,12 +26,19 @@
 
 namespace {
 
+// stopped_for and boot_id: the writer writes a token that is not valid as "none".
+std::string written_token(const std::string& token) {
+  return ckh::valid_status_token(token) ? token : std::string();
+}
+
 bool same_except_message(const ckh::StatusRecord& a, const ckh::StatusRecord& b) {
   return a.updated_at == b.updated_at && a.last_attempt_at == b.last_attempt_at &&
          a.last_success_at == b.last_success_at &&
          a.consecutive_failures == b.consecutive_failures && a.error_class == b.error_class &&
          a.backoff_until == b.backoff_until && a.last_forced_at == b.last_forced_at &&
-         a.last_generation == b.last_generation;
+         a.last_generation == b.last_generation && a.retry_after_until == b.retry_after_until &&
+         written_token(a.stopped_for) == b.stopped_for && written_token(a.boot_id) == b.boot_id &&
+         a.boot_ms == b.boot_ms;
 }
 
 void check_round_trip(const ckh::StatusRecord& status) {
@@ -82,6 +90,10 @@ void writer_direction(const std::uint8_t* data, std::size_t size) {
   status.backoff_until = maybe_time(input);
   status.last_forced_at = maybe_time(input);
   status.last_generation = input.ConsumeIntegral<std::uint64_t>();
+  status.retry_after_until = maybe_time(input);
+  status.stopped_for = input.ConsumeRandomLengthString(80);
+  status.boot_id = input.ConsumeRandomLengthString(80);
+  status.boot_ms = maybe_time(input);
   status.last_error = input.ConsumeRemainingBytesAsString();  // anything: the writer normalises it
   check_round_trip(status);
 }

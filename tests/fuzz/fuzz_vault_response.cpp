@@ -3,8 +3,10 @@
 // __builtin_trap):
 // 1. No parser crashes, leaks or trips a sanitizer on any bytes.
 // 2. vault_error_text is one line of at most 200 bytes.
-// 3. An accepted auth has a printable client_token and lease_duration >= 0; an accepted KV
-//    read with a value came from a string field; messages never quote the body.
+// 3. An accepted auth has a printable client_token; an accepted KV read with a value came
+//    from a string field; messages never quote the body.
+// 3a. Every lease or TTL accepted (auth and KV lease_duration, lookup-self's ttl) is in
+//    0..kMaxVaultLeaseSeconds (issue 10 item 17: a KV read with lease_duration -6 was taken).
 // 4. P.secret: a refusal is ErrorClass::corrupt with a one-line message; an accepted text
 //    serialises to a text that reads back to the same values (a fixed point).
 #include <cstddef>
@@ -25,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto auth = ckh::parse_vault_auth(body)) {
     CKH_FUZZ_CHECK(!auth->client_token.empty() && ckh::is_printable_token(auth->client_token),
                    "accepted an unusable client_token");
-    CKH_FUZZ_CHECK(auth->lease_duration >= 0, "negative lease_duration");
+    CKH_FUZZ_CHECK(auth->lease_duration >= 0 && auth->lease_duration <= ckh::kMaxVaultLeaseSeconds,
+                   "auth lease_duration out of 0..ten years");
   } else {
     CKH_FUZZ_CHECK(auth.error().message.find('\n') == std::string::npos, "multi-line message");
   }
@@ -33,7 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const int kv_version : {1, 2}) {
     if (auto read = ckh::parse_kv_read(body, kv_version, "foo")) {
       CKH_FUZZ_CHECK(!(read->value && read->field_not_string), "a value that is not a string");
-      CKH_FUZZ_CHECK(read->lease_duration >= 0, "negative lease_duration");
+      CKH_FUZZ_CHECK(
+          read->lease_duration >= 0 && read->lease_duration <= ckh::kMaxVaultLeaseSeconds,
+          "KV lease_duration out of 0..ten years");
       CKH_FUZZ_CHECK(read->fields.size() <= 32, "too many field names kept");
     } else {
       CKH_FUZZ_CHECK(read.error().message.find('\n') == std::string::npos, "multi-line message");
@@ -43,7 +48,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CKH_FUZZ_CHECK(*version == 1 || *version == 2, "a KV version other than 1 or 2");
   }
   (void)ckh::parse_unwrapped_secret_id(body);
-  (void)ckh::parse_token_lookup(body);
+  if (auto info = ckh::parse_token_lookup(body)) {
+    CKH_FUZZ_CHECK(info->ttl >= 0 && info->ttl <= ckh::kMaxVaultLeaseSeconds,
+                   "lookup-self ttl out of 0..ten years");
+  } else {
+    CKH_FUZZ_CHECK(info.error().message.find('\n') == std::string::npos, "multi-line message");
+  }
 
   if (auto secret = ckh::parse_vault_secret(body)) {
     // Numbers may be written differently ("0897" reads as 897): the serialised form must

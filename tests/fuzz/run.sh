@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Builds one libFuzzer target (tests/fuzz/<name>.cpp) with clang++-16 and ASan+UBSan, then
-# runs it for a bounded time (CKH_FUZZ_SECONDS, default 20) over the committed seeds in
-# tests/fuzz/corpus/<name>/ plus a working corpus kept in the build dir.
+# Builds one libFuzzer target (tests/fuzz/<name>.cpp) with clang++-16 and ASan+UBSan, replays
+# its committed seed corpus (tests/fuzz/corpus/<name>/) as a regression run, then fuzzes for a
+# bounded time (CKH_FUZZ_SECONDS, default 20) from those seeds plus a working corpus kept in
+# the build dir.
 #
-# What it proves: within that budget the fuzzer found no input on which the target crashes,
-# traps (a violated round-trip property: the targets __builtin_trap), leaks, hangs, or trips
-# a sanitizer. Any of those makes this script exit non-zero and print the report; the
-# reproducer is left in $CKH_BUILD_DIR/fuzz/artifacts/. Exit 77 (ctest: skipped) when
-# clang++-16 is not installed.
+# What it proves: (1) every committed input, each past finding included, still runs clean,
+# whatever the seed of this run: a finding, once its reproducer is committed, can never pass
+# again by luck; (2) within the budget the fuzzer found no input on which the target
+# crashes, traps (a violated property: the targets __builtin_trap), leaks, hangs, or trips a
+# sanitizer. Any of those makes this script exit non-zero and print the report. A new
+# finding is left in $CKH_BUILD_DIR/fuzz/artifacts/ and printed as base64 with the command
+# that commits it to the seed corpus (CI's log is then enough to keep it). Exit 77 (ctest:
+# skipped) when clang++-16 is not installed.
 #
 # Usage: run.sh <target-name>        e.g. run.sh fuzz_record
-# Environment: CKH_SOURCE_DIR, CKH_BUILD_DIR (set by ctest), CKH_FUZZ_SECONDS,
-#   CKH_FUZZ_CXX (default clang++-16). Reproduce a crash: <build>/fuzz/bin/<name> <file>.
+# Environment: CKH_SOURCE_DIR, CKH_BUILD_DIR (set by ctest), CKH_FUZZ_SECONDS (0: only the
+#   regression replay), CKH_FUZZ_CXX (default clang++-16).
+#   Reproduce a crash: <build>/fuzz/bin/<name> <file>.
 set -euo pipefail
 
 name=${1:?usage: run.sh <fuzz target name, e.g. fuzz_record>}
@@ -30,8 +35,8 @@ if [[ ! -f $target_src ]]; then
   echo "run.sh: no fuzz target $target_src" >&2
   exit 2
 fi
-if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
-  echo "run.sh: CKH_FUZZ_SECONDS must be a positive whole number of seconds" >&2
+if ! [[ $seconds =~ ^[0-9]+$ ]]; then
+  echo "run.sh: CKH_FUZZ_SECONDS must be a whole number of seconds (0: replay the seeds only)" >&2
   exit 2
 fi
 
@@ -71,6 +76,11 @@ case $name in
       "$src_dir"/refresher/aws/aws_credentials.cpp "$src_dir"/refresher/aws/sigv4.cpp
       "$src_dir"/refresher/child_process.cpp "$src_dir"/refresher/http/transport.cpp
       "$src_dir"/refresher/env_lookup.cpp)
+    # What aws_credentials.cpp calls for credential_process's environment and the shared
+    # files' trust check (files of their own since issue 10).
+    for f in refresher/child_env.cpp refresher/file_trust.cpp; do
+      [[ -f $src_dir/$f ]] && sources+=("$src_dir/$f")
+    done
     libs+=(-lsimdjson -lcrypto -lfmt)
     max_len=8192
     ;;
@@ -157,21 +167,84 @@ exec 9>&-
 
 # --- run -------------------------------------------------------------------------------
 seed_corpus="$src_dir/tests/fuzz/corpus/$name"
-corpora=("$work_corpus")
-[[ -d $seed_corpus ]] && corpora+=("$seed_corpus")
 dict="$src_dir/tests/fuzz/dict/$name.dict"
 dict_flag=()
 [[ -f $dict ]] && dict_flag=(-dict="$dict")
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Stack traces with function names and lines: the sanitizers reject Debian's relative
+# llvm-symbolizer link, so name the real file (any version reads clang 16's DWARF).
+if [[ -z ${ASAN_SYMBOLIZER_PATH:-} ]]; then
+  for s in "$(command -v llvm-symbolizer-16 || true)" "$(command -v llvm-symbolizer || true)"; do
+    [[ -n $s ]] && s=$(readlink -f "$s") && [[ -x $s ]] && export ASAN_SYMBOLIZER_PATH=$s && break
+  done
+fi
+# A report in a log fails the run whatever the exit status said.
+report_re='ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: (Address|Undefined|Leak)|PROPERTY VIOLATED'
 
+# show_finding FILE WHERE: the reproducer's path and base64, and how to commit it as a seed.
+show_finding() {
+  local file=$1 where=$2 size
+  size=$(stat -c %s "$file")
+  echo "fuzz: finding: $file ($size bytes)" >&2
+  if ((size <= 65536)); then
+    echo "fuzz: base64 of it (to keep it, run from the repository's root, then commit):" >&2
+    echo "base64 -d > tests/fuzz/corpus/$name/regress_$where-$(sha1sum "$file" | cut -c1-12) <<'B64'" >&2
+    base64 -w 76 "$file" >&2
+    echo "B64" >&2
+  fi
+}
+
+# 1. Regression: every committed seed, each file run once in full (individual files: no
+#    -max_len truncation, no mutation). -runs is irrelevant there; -timeout is generous
+#    because a loaded CI machine is slow, and a real hang still fails.
+seeds=()
+if [[ -d $seed_corpus ]]; then
+  while IFS= read -r -d '' f; do seeds+=("$f"); done \
+    < <(find "$seed_corpus" -maxdepth 1 -type f -print0 | sort -z)
+fi
+replay_log="$fuzz_dir/$name.replay.log"
+if ((${#seeds[@]} > 0)); then
+  set +e
+  "$binary" -timeout=60 -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 \
+    -detect_leaks=1 "${seeds[@]}" >"$replay_log" 2>&1
+  status=$?
+  set -e
+  if ((status != 0)) || grep -Eq "$report_re" "$replay_log" ||
+     ! grep -q 'fuzzing was not performed' "$replay_log"; then
+    echo "fuzz: $name FAILED the regression replay of ${seed_corpus#"$src_dir"/} (exit status $status)" >&2
+    tail -n 60 "$replay_log" >&2
+    # Name every failing seed, not only the first (one process per seed: a crash ends one).
+    bad=()
+    for f in "${seeds[@]}"; do
+      if ! "$binary" -timeout=60 -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 \
+        -detect_leaks=1 "$f" >"$replay_log.one" 2>&1 || grep -Eq "$report_re" "$replay_log.one"; then
+        bad+=("${f#"$src_dir"/}")
+      fi
+    done
+    echo "fuzz: failing seed(s): ${bad[*]:-(none alone: an interaction between inputs; see the log)}" >&2
+    echo "fuzz: reproduce with: $binary <file>" >&2
+    exit 1
+  fi
+  echo "fuzz: replayed ${#seeds[@]} seed(s) of ${seed_corpus#"$src_dir"/}: all clean"
+else
+  echo "fuzz: no committed seeds in ${seed_corpus#"$src_dir"/} to replay"
+fi
+if ((seconds == 0)); then
+  echo "fuzz: $name passed (replay only: CKH_FUZZ_SECONDS=0)"
+  exit 0
+fi
+
+# 2. Fuzz for the budget, from the seeds and what earlier runs found interesting.
+corpora=("$work_corpus")
+[[ -d $seed_corpus ]] && corpora+=("$seed_corpus")
 log="$fuzz_dir/$name.log"
 rm -f "$artifacts/$name"-*  # reproducers listed below are from this run only
 echo "fuzz: running $name for ${seconds}s (max_len $max_len, seeds: ${seed_corpus#"$src_dir"/})"
 set +e
 # -error_exitcode: libFuzzer's default, 77, is ctest's "skipped" here.
 # Leaks are reported (ASan's LeakSanitizer) and fail the run like crashes.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=0} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-  "$binary" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+"$binary" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
   -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 -detect_leaks=1 \
   -artifact_prefix="$artifacts/$name-" "${dict_flag[@]}" "${corpora[@]}" >"$log" 2>&1
 status=$?
@@ -181,8 +254,7 @@ failed=0
 if ((status != 0)); then
   failed=1
 fi
-# Belt and braces: a report in the log fails the run whatever the exit status said.
-if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$log"; then
+if grep -Eq "$report_re" "$log"; then
   failed=1
 fi
 if ! grep -q 'DONE' "$log" && ((failed == 0)); then
@@ -193,7 +265,14 @@ fi
 if ((failed)); then
   echo "fuzz: $name FAILED (exit status $status); last lines of $log:" >&2
   tail -n 80 "$log" >&2
-  echo "fuzz: reproducer(s): $(ls -1 "$artifacts" | grep "^$name-" | sed "s|^|$artifacts/|" | tr '\n' ' ')" >&2
+  found=0
+  for f in "$artifacts/$name"-*; do
+    [[ -f $f ]] || continue
+    kind=${f#"$artifacts/$name"-}
+    show_finding "$f" "${kind%%-*}"
+    found=1
+  done
+  ((found)) || echo "fuzz: no reproducer was written (see the log above)" >&2
   echo "fuzz: reproduce with: $binary <file>" >&2
   exit 1
 fi

@@ -80,7 +80,7 @@ start_daemon() {
   "$CKH_REFRESHER" run --pid-file "$T/daemon.pid" "$@" 2>>"$T/daemon.log" &
   BG_PIDS+=($!)
   DAEMON_PID=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 1200); do  # a bound (60 s) for a loaded machine; returns when ready
     [ -S "$STATE/default.sock" ] && [ -f "$T/daemon.pid" ] && return 0
     sleep 0.05
   done

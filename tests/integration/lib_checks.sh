@@ -56,13 +56,13 @@ finish() {
 
 # start_fake NAME SCRIPT [args...]: node SCRIPT --port-file $T/NAME.port --log $T/NAME.log
 # (stdout/stderr in $T/NAME.out/.err); sets PORT_<NAME>, adds the pid to BG_PIDS. A fake that
-# has not written its port within 10 s ends the script.
+# has not written its port within 60 s (a bound for a loaded machine) ends the script.
 start_fake() {
   local name=$1 script=$2 _
   shift 2
   node "$script" --port-file "$T/$name.port" --log "$T/$name.log" "$@" >"$T/$name.out" 2>"$T/$name.err" &
   BG_PIDS+=($!)
-  for _ in $(seq 200); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
+  for _ in $(seq 1200); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
   [ -s "$T/$name.port" ] || { echo "FAIL: $script did not start: $(cat "$T/$name.err")" >&2; exit 1; }
   printf -v "PORT_$name" '%s' "$(cat "$T/$name.port")"
 }

@@ -12,8 +12,13 @@
 #   - the refresh token now in P.secret is "current": nothing was lost. The next normal
 #     `once --force` must succeed and rotate (the kill landed before the request reached the
 #     server, or after the durable write);
-#   - it is "spent": the server rotated and the answer died with the process (between the
-#     server's answer and saving it). P.secret must still record the refresh in flight; the
+#   - it is "spent" but a complete temp copy of P.secret holds the rotated token (the kill
+#     landed while that copy was being written or fsynced): nothing is lost. The next
+#     `once --force` must adopt the copy (refresher/temp_recovery.h) and rotate, with no
+#     revocation;
+#   - it is "spent" and no copy holds the new token: the server rotated and the answer died
+#     with the process (between the server's answer and the first byte of the temp file
+#     that was reserved for it). P.secret must still record the refresh in flight; the
 #     next `once --force` must fail naming that exact condition, and `status` must name it
 #     too. Its exit code: 77 (failed, nothing valid left) once the published 1-second access
 #     token has expired — the first EXACT_77 (default 5) such cases wait for that and
@@ -128,8 +133,19 @@ KILL_MAX_MS=$(( median_ms + 5 ))
 echo "calibration: uninterrupted once --force runs took ${durations[*]} ms; kills after 0..${KILL_MAX_MS} ms"
 
 # ---- the kills ----------------------------------------------------------------------------
-completed=0 before_request=0 marker_only=0 spent=0 saved=0 iterations=0 kills=0 waited_expiry_ms=0 exit77=0 exit75=0
-fail_iteration() { fail "iteration $1: $2"; echo "counts so far: completed $completed, before the request $before_request (of which with the in-flight marker $marker_only), spent $spent, after the save $saved" >&2; exit 1; }
+completed=0 before_request=0 marker_only=0 spent=0 adopted=0 saved=0 iterations=0 kills=0 waited_expiry_ms=0 exit77=0 exit75=0
+fail_iteration() { fail "iteration $1: $2"; echo "counts so far: completed $completed, before the request $before_request (of which with the in-flight marker $marker_only), spent $spent, adopted $adopted, after the save $saved" >&2; exit 1; }
+# Whether a complete temp copy of P.secret holds a current refresh token (it is adopted).
+copy_is_current() {
+  local f t
+  for f in "$SECRET".tmp.*; do
+    [ -f "$f" ] && well_formed "$f" claude-key-helper-oauth || continue
+    t=$(secret_field "$f" refresh_token)
+    printf '%s\n%s\n' "$t" "$(secret_field "$f" access_token)" >>"$T/known-tokens"
+    [ "$(state_of "$t")" = current ] && return 0
+  done
+  return 1
+}
 i=0
 while [ "$kills" -lt "$KILLS" ]; do
   if [ $((EPOCHSECONDS - START_TS)) -ge "$MAX_SECONDS" ]; then echo "time budget of ${MAX_SECONDS}s reached"; break; fi
@@ -187,6 +203,18 @@ while [ "$kills" -lt "$KILLS" ]; do
     spent)
       [ "$after" = "$before" ] || fail_iteration "$i" "P.secret holds a new token that is already spent"
       [ "$pending" != none ] || fail_iteration "$i" "the server rotated but P.secret does not record a refresh in flight (the marker was not durable before the request)"
+      if copy_is_current; then
+        adopted=$((adopted + 1))
+        rc=0
+        "$CKH_REFRESHER" once --force --quiet --profile max >"$T/run.out" 2>"$T/run.err" || rc=$?
+        cat "$T/run.out" "$T/run.err" >>"$T/logs/runs.log"
+        [ "$rc" = 0 ] || fail_iteration "$i" "a complete temp copy of the rotated state was not adopted: once --force exited $rc: $(head -c 400 "$T/run.err")"
+        now_rt=$(secret_field "$SECRET" refresh_token)
+        printf '%s\n' "$now_rt" "$(secret_field "$SECRET" access_token)" >>"$T/known-tokens"
+        [ "$(state_of "$now_rt")" = current ] && [ "$(secret_field "$SECRET" pending_refresh_since)" = none ] ||
+          fail_iteration "$i" "the refresh after adopting did not leave a current token with nothing in flight"
+        continue
+      fi
       spent=$((spent + 1))
       # Exit 77 is "refresh failed, nothing valid left"; 75 "failed, but the published
       # credential is still valid" (the published 1-second access token).
@@ -225,7 +253,8 @@ while [ "$kills" -lt "$KILLS" ]; do
 done
 echo "kills: $kills of $iterations runs (kill after 0..${KILL_MAX_MS} ms); $completed runs completed before the kill"
 echo "  before the request reached the server (token still current): $before_request ($marker_only of them with the in-flight marker already durable)"
-echo "  between the server's answer and the durable write (token spent): $spent"
+echo "  between the server's answer and the temp file's first byte (token spent, no copy): $spent"
+echo "  while the answer's temp file was written or fsynced (token spent, complete copy adopted): $adopted"
 echo "  after the durable write (new token current): $saved"
 echo "  spent cases' checks: $exit77 exited 77 (nothing valid left; the first $EXACT_77 waited ${waited_expiry_ms} ms in all for that), $exit75 exited 75 (the published token still valid)"
 echo "  logins: $LOGINS"
@@ -240,7 +269,7 @@ if [ "$spent" -gt 0 ]; then
   [ "$exit77" -ge 1 ] && pass "exit 77 when nothing valid is left ($exit77 times)" || fail "no spent case ended in exit 77"
 fi
 [ "$before_request" -gt 0 ] && pass "some kills landed before the request ($before_request)" || fail "no kill landed before the request: calibration is off"
-[ "$((spent + saved))" -gt 0 ] && pass "some kills landed after the server's answer ($spent spent, $saved saved)" || fail "no kill landed after the server's answer: calibration is off"
+[ "$((spent + adopted + saved))" -gt 0 ] && pass "some kills landed after the server's answer ($spent spent, $adopted adopted, $saved saved)" || fail "no kill landed after the server's answer: calibration is off"
 read -r revoked reuse < <(stats families_revoked reuse_events)
 # Each spent case's check presented the spent token once: that (and only that) revoked its family.
 expect_eq "revocations: exactly one per spent case (the check that named it)" "$spent $spent" "$revoked $reuse"
@@ -250,5 +279,5 @@ grep -v '^$' "$T/known-tokens" | sort -u >"$T/known-tokens.sorted" && mv "$T/kno
 leaks_before=$FAILURES
 check_no_token_leak "$T"/logs/*.log "$T/fake.log" "$T/fake.out" "$T/fake.err"
 [ "$FAILURES" = "$leaks_before" ] && pass "no token or code in any output or log ($(wc -l <"$T/known-tokens") known secrets checked)"
-echo "summary: $iterations runs, $kills killed ($before_request before the request, $spent between answer and save, $saved after the save), $completed completed before the kill, $LOGINS logins, revocations $revoked, took $((EPOCHSECONDS - START_TS))s"
+echo "summary: $iterations runs, $kills killed ($before_request before the request, $spent between answer and save, $adopted adopted, $saved after the save), $completed completed before the kill, $LOGINS logins, revocations $revoked, took $((EPOCHSECONDS - START_TS))s"
 finish

@@ -7,7 +7,7 @@
 #   - --inference-only asks for user:inference alone;
 #   - `once --force` rotates (the new refresh token is in P.secret, the old one is spent);
 #   - invalid_grant -> exit 77 and a status that says to log in; 429 -> backoff honouring
-#     Retry-After; the edge's 403 -> its text in status;
+#     Retry-After, which holds back `once --force` too; the edge's 403 -> its text in status;
 #   - import-claude-code + the claude-code sink: Claude Code's store follows each rotation,
 #     other keys kept, 0600; logout --claude-code removes exactly the entry;
 #   - no token, code or verifier appears in any output or in the refresher's argv.
@@ -141,6 +141,18 @@ backoff=$(sed -n 's/^backoff_until: //p' "$STATE/max.status")
 now=$(date +%s)
 [ $((backoff - now)) -ge 85 ] && pass "backoff honours Retry-After (>= 90 s)" || fail "backoff ends in $((backoff - now)) s"
 expect_eq "the 429 did not spend the refresh token" current "$(token_state "$refresh3")"
+# A forced refresh waits for it too (issue 10, item 14): four more `once --force` reach no
+# server, and each says why.
+requests=$(stat_of token_requests)
+for _ in 1 2 3 4; do
+  rc=0; "$CKH_REFRESHER" once --force --profile max 2>"$T/once.err" || rc=$?
+  [ "$rc" = 75 ] || fail "once --force during the Retry-After: exit $rc"
+done
+expect_eq "once --force during the Retry-After reaches no server" "$requests" "$(stat_of token_requests)"
+grep -q "the server asked to wait until .* (Retry-After); not retried" "$T/once.err" \
+  && pass "and says so" || fail "once --force during the Retry-After: $(cat "$T/once.err")"
+# The 90 s are over: moved back in P.status rather than waited for.
+sed -i 's/^retry_after_until: .*/retry_after_until: none/' "$STATE/max.status"
 echo '{"required_user_agent": "^claude-cli/"}' | control
 rc=0; "$CKH_REFRESHER" once --force --quiet --profile max || rc=$?
 expect_eq "the edge's 403 -> exit 75" 75 "$rc"

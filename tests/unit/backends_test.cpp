@@ -214,6 +214,35 @@ TEST_CASE("command: a non-zero exit is transient and never leaks the output",
   CHECK_FALSE(contains(result.error().message, "\n"));
 }
 
+TEST_CASE("command: a credential wrapped across stderr lines or cut by the excerpt never shows",
+          "[backends][command]") {
+  const std::string canary = "sk-CANARY-Zq8vN3kLp0aR7tYw2XcB";
+  SECTION("wrapped") {
+    // stderr holds the credential in three lines: no piece of it is 12 bytes long.
+    auto backend = shell("echo " + canary + "; printf 'bad token %s\\n%s\\n%s end\\n' " +
+                         canary.substr(0, 10) + " " + canary.substr(10, 10) + " " +
+                         canary.substr(20) + " >&2; exit 1");
+    auto result = fetch(backend);
+    REQUIRE_FALSE(result.has_value());
+    INFO(result.error().message);
+    CHECK(contains(result.error().message, "stderr: bad token [redacted] end"));
+    for (std::size_t i = 0; i + 4 <= canary.size(); ++i) {
+      CHECK_FALSE(contains(result.error().message, canary.substr(i, 4)));
+    }
+  }
+  SECTION("cut at the excerpt's end") {
+    // The excerpt is 200 bytes: the credential starts 193 bytes in, so the cut falls in it.
+    auto backend =
+        shell("echo " + canary + "; printf '%0193d" + canary + " tail\\n' 0 >&2; exit 1");
+    auto result = fetch(backend);
+    REQUIRE_FALSE(result.has_value());
+    INFO(result.error().message);
+    for (std::size_t i = 0; i + 4 <= canary.size(); ++i) {
+      CHECK_FALSE(contains(result.error().message, canary.substr(i, 4)));
+    }
+  }
+}
+
 TEST_CASE("command: a multi-word stdout is redacted word by word from stderr",
           "[backends][command]") {
   auto backend = shell(
@@ -304,6 +333,10 @@ TEST_CASE("command: a command that cannot run is permanent", "[backends][command
 TEST_CASE("command: the child's environment lacks every secret variable", "[backends][command]") {
   ScopedSetenv well_known("ANTHROPIC_API_KEY", "sk-ant-parent-secret");
   ScopedSetenv auth_token("ANTHROPIC_AUTH_TOKEN", "parent-auth-token");
+  ScopedSetenv oauth_token("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-parent");
+  ScopedSetenv vault_token("VAULT_TOKEN", "hvs.parent");
+  ScopedSetenv aws_secret("AWS_SECRET_ACCESS_KEY", "parent-aws-secret");
+  ScopedSetenv aws_session("AWS_SESSION_TOKEN", "parent-aws-session");
   ScopedSetenv other_profile("CKH_TEST_TEAM_KEY", "team-secret");
   ScopedSetenv visible("CKH_TEST_VISIBLE", "yes");
   // The static profile's variable must be scrubbed from the command profile's child.
@@ -325,4 +358,8 @@ command = { argv = ["/bin/sh", "-c", "env | cut -d= -f1 | tr '\n' ','"] }
   CHECK_FALSE(contains(names, ",ANTHROPIC_API_KEY,"));
   CHECK_FALSE(contains(names, ",ANTHROPIC_AUTH_TOKEN,"));
   CHECK_FALSE(contains(names, ",CKH_TEST_TEAM_KEY,"));
+  for (const char* name : {",CLAUDE_CODE_OAUTH_TOKEN,", ",VAULT_TOKEN,", ",AWS_SECRET_ACCESS_KEY,",
+                           ",AWS_SESSION_TOKEN,"}) {
+    CHECK_FALSE(contains(names, name));
+  }
 }

@@ -432,3 +432,88 @@ TEST_CASE("vault: config defaults from VAULT_* and the problems it reports", "[v
   CHECK_THAT(all, Catch::Contains("expected true or false"));
   CHECK_THAT(all, Catch::Contains("kv_version"));
 }
+
+// Issue 10 item 17: the fuzzer's finding, a KV read with "lease_duration": -6, was taken as
+// a lease. A lease or TTL must be a whole number of seconds in 0..ten years; anything else
+// is a malformed answer (transient: the last good key is kept), named by field, no value.
+TEST_CASE("vault: a negative, fractional or absurd lease is refused as malformed", "[vault]") {
+  const std::string finding =
+      R"({"auth": null, "data": {"fn": "bar", "ttl": "1h"}, "lease_duration": -6, )"
+      R"("lease_id": "", "renee": false})";
+  for (const int kv : {1, 2}) {
+    auto read = parse_kv_read(finding, kv, "foo");
+    REQUIRE_FALSE(read);
+    CHECK(read.error().kind == ErrorClass::transient);
+    CHECK(read.error().message ==
+          "Vault's answer to the secret read has a negative lease_duration");
+  }
+  const std::string ten_years = std::to_string(kMaxVaultLeaseSeconds);
+  const std::string over = std::to_string(kMaxVaultLeaseSeconds + 1);
+  struct Case {
+    std::string lease;
+    std::string expect;  // empty: accepted
+  };
+  const std::vector<Case> cases = {
+      {"0", ""},
+      {"3600", ""},
+      {"3600.0", ""},
+      {"null", ""},
+      {ten_years, ""},
+      {"-1", "negative"},
+      {"-0.5", "negative"},
+      {"-6.0", "negative"},
+      {over, "more than ten years"},
+      {"9223372036854775807", "more than ten years"},
+      {"18446744073709551615", "more than ten years"},
+      {"1e300", "more than ten years"},
+      {"0.5", "not a whole number of seconds"},
+      {"\"1h\"", "not a number of seconds"},
+      {"true", "not a number of seconds"},
+      {"{}", "not a number of seconds"},
+  };
+  for (const auto& c : cases) {
+    INFO("lease_duration " << c.lease);
+    const std::string v1 = "{\"lease_duration\":" + c.lease + ",\"data\":{\"foo\":\"v\"}}";
+    const std::string auth = "{\"auth\":{\"client_token\":\"hvs.x\",\"lease_duration\":" + c.lease +
+                             ",\"renewable\":true}}";
+    const std::string lookup = "{\"data\":{\"ttl\":" + c.lease + ",\"renewable\":true}}";
+    auto read = parse_kv_read(v1, 1, "foo");
+    auto login = parse_vault_auth(auth);
+    auto info = parse_token_lookup(lookup);
+    if (c.expect.empty()) {
+      REQUIRE(read);
+      REQUIRE(login);
+      REQUIRE(info);
+      CHECK(read->lease_duration >= 0);
+      CHECK(read->lease_duration == login->lease_duration);
+      CHECK(read->lease_duration == info->ttl);
+      CHECK(read->value == "v");
+    } else {
+      REQUIRE_FALSE(read);
+      REQUIRE_FALSE(login);
+      REQUIRE_FALSE(info);
+      for (const Error* error : {&read.error(), &login.error(), &info.error()}) {
+        CHECK(error->kind == ErrorClass::transient);
+        CHECK(error->message.find('\n') == std::string::npos);
+      }
+      for (const Error* error : {&read.error(), &login.error(), &info.error()}) {
+        CHECK_THAT(error->message, Catch::Contains(c.expect));
+      }
+      CHECK_THAT(read.error().message, Catch::Contains("lease_duration"));
+      CHECK_THAT(login.error().message, Catch::Contains("lease_duration"));
+      CHECK_THAT(info.error().message, Catch::Contains("a ttl") || Catch::Contains("negative ttl"));
+    }
+  }
+
+  // Through the backend: the read fails as transient, naming the field and the path.
+  FakeEnv env{{"VAULT_TOKEN", kToken}};
+  Harness h;
+  h.settings.kv_version = 1;
+  h.transport->respond(200, lookup_body(0, false))
+      .respond(200, "{\"lease_duration\":-6,\"data\":{\"api_key\":\"" + kKey + "\"}}");
+  auto result = h.fetch();
+  REQUIRE_FALSE(result);
+  CHECK(result.error().kind == ErrorClass::transient);
+  CHECK_THAT(result.error().message, Catch::Contains("negative lease_duration"));
+  no_secret(result.error().message);
+}

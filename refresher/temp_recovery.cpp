@@ -1,0 +1,89 @@
+#include "refresher/temp_recovery.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "refresher/log.h"
+#include "refresher/state_writer.h"
+#include "shared/secure_file.h"
+#include "shared/text.h"
+
+namespace ckh {
+namespace {
+
+constexpr std::size_t kMaxSecretBytes = 1024 * 1024;
+
+struct Candidate {
+  std::string path;  // empty: this process's held copy
+  std::string content;
+  timespec mtime{};
+};
+
+bool older(const timespec& a, const timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+Recovery recover_leftovers(const ProfileConfig& profile, const ProfilePaths& paths) {
+  Recovery recovery;
+  std::string current;
+  if (auto read = read_private_file(paths.secret, kMaxSecretBytes)) current = std::move(*read);
+  timespec current_mtime{};
+  if (struct stat st{}; ::lstat(paths.secret.c_str(), &st) == 0) current_mtime = st.st_mtim;
+
+  const std::vector<std::string> leftovers =
+      leftover_temp_files(paths.dir, base_name(paths.secret), /*include_own=*/true);
+  std::vector<Candidate> candidates;
+  if (auto held = take_unsaved_secret(paths.secret, current)) {
+    candidates.push_back(Candidate{{}, std::move(*held), timespec{INT64_MAX, 0}});
+  }
+  for (const auto& path : leftovers) {
+    struct stat st {};
+    // Older than P.secret: written before what P.secret holds, so not its successor.
+    if (::lstat(path.c_str(), &st) != 0 || older(st.st_mtim, current_mtime)) continue;
+    auto content = read_private_file(path, kMaxSecretBytes);
+    if (!content) continue;  // not ours, not a regular file, too large: removed below
+    candidates.push_back(Candidate{path, std::move(*content), st.st_mtim});
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return older(b.mtime, a.mtime); });
+
+  std::string kept;  // a temp file that must stay: its state could not be written as P.secret
+  if (profile.backend) {
+    for (const auto& candidate : candidates) {
+      if (!profile.backend->adopts_secret(current, candidate.content)) continue;
+      const std::string from =
+          candidate.path.empty() ? std::string("this process's memory") : base_name(candidate.path);
+      if (auto written = write_private_file_atomic(paths.secret, candidate.content)) {
+        recovery.adopted = true;
+        log_line(LogLevel::info, profile.name,
+                 "adopted the rotated secret state an unfinished save left in " + from);
+      } else {
+        kept = candidate.path;
+        recovery.unsaved_secret = candidate.content;
+        hold_unsaved_secret(paths.secret, current, candidate.content);
+        log_line(LogLevel::warning, profile.name,
+                 "the rotated secret state in " + from +
+                     " could not be written as P.secret, using it from memory: " +
+                     written.error().message);
+      }
+      break;
+    }
+  }
+  for (const auto& path : leftovers) {
+    if (path != kept && ::unlink(path.c_str()) == 0) ++recovery.removed;
+  }
+  recovery.removed += remove_stale_temp_files(paths.dir, {}, ".secret");
+  return recovery;
+}
+
+}  // namespace ckh
