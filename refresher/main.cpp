@@ -2,7 +2,8 @@
 // parsing (CLI11), loading the config, and mapping outcomes to exit codes (sysexits):
 //   0 fresh · 64 usage · 69 refresh failed, nothing valid left (transient) · 75 refresh
 //   failed but the published credential is still valid · 77 refresh failed, nothing valid
-//   left, the backend refused (permanent: the user must act) · 78 configuration problem.
+//   left, the backend refused (permanent: the user must act) · 78 configuration problem ·
+//   `once` stopped by SIGTERM/SIGINT/SIGHUP: 143/130/129, after the refresh in flight saved.
 #include <unistd.h>
 
 #include <fmt/format.h>

@@ -119,13 +119,15 @@ Result<void> StateWriter::write_secret(const std::string& content) {
     // if its fsync failed, the page cache serves the next run), else one more temp copy of
     // its own; and this process's memory (the daemon's next round).
     std::string kept;
-    if (file.filled()) {
-      file.keep();
-      kept = file.temp_path();
-    } else if (auto copy = ReservedFile::reserve(paths_.secret, 0, false);
-               copy && copy->fill(content)) {
-      copy->keep();
-      kept = copy->temp_path();
+    auto keep = [&kept](ReservedFile& copy) {
+      copy.keep();
+      kept = copy.temp_path();
+    };
+    if (file.written()) {
+      keep(file);
+    } else if (auto copy = ReservedFile::reserve(paths_.secret, 0, false)) {
+      (void)copy->fill(content);
+      if (copy->written()) keep(*copy);
     }
     hold_unsaved_secret(paths_.secret, secret_on_disk_, content);
     error.message += kept.empty() ? "; the new state is kept in memory by this process only"

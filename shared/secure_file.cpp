@@ -290,6 +290,7 @@ ReservedFile::ReservedFile(ReservedFile&& other) noexcept
       temp_(std::move(other.temp_)),
       fd_(std::exchange(other.fd_, -1)),
       bytes_(other.bytes_),
+      written_(other.written_),
       filled_(other.filled_),
       renamed_(other.renamed_),
       done_(std::exchange(other.done_, true)),
@@ -302,6 +303,7 @@ ReservedFile& ReservedFile::operator=(ReservedFile&& other) noexcept {
     temp_ = std::move(other.temp_);
     fd_ = std::exchange(other.fd_, -1);
     bytes_ = other.bytes_;
+    written_ = other.written_;
     filled_ = other.filled_;
     renamed_ = other.renamed_;
     done_ = std::exchange(other.done_, true);
@@ -326,6 +328,7 @@ Result<void> ReservedFile::fill(std::string_view content) {
   if (fd_ < 0 || renamed_) {
     return fail(ErrorClass::io, "could not save: the reservation is used up (" + name + ")");
   }
+  written_ = false;
   filled_ = false;
   // Truncate first, then write: the file never holds the content followed by the rest of
   // the reservation, which no reader would take for a whole file. Shrinking keeps the
@@ -344,6 +347,7 @@ Result<void> ReservedFile::fill(std::string_view content) {
     }
     at += static_cast<std::size_t>(written);
   }
+  written_ = true;
   if (::fsync(fd_) != 0) {
     return fail(ErrorClass::io, "could not save: " + os_reason(errno) + " (" + name + ", fsync)");
   }

@@ -72,7 +72,9 @@ class ReservedFile {
   Result<void> fill(std::string_view content);
   Result<void> commit();
   void keep() { kept_ = true; }
-  // The temp file (or, once renamed, the target) holds the content.
+  // The content was written to the temp file (it may not be on disk yet if fsync failed,
+  // but readers see it); filled(): written and fsynced.
+  bool written() const { return written_; }
   bool filled() const { return filled_; }
   // It is in place; only the directory's fsync may be missing.
   bool renamed() const { return renamed_; }
@@ -87,6 +89,7 @@ class ReservedFile {
   std::string temp_;
   int fd_ = -1;
   std::size_t bytes_ = 0;
+  bool written_ = false;
   bool filled_ = false;
   bool renamed_ = false;
   bool done_ = false;

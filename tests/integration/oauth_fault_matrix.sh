@@ -215,7 +215,7 @@ wait_request() {
   for _ in $(seq 1000); do
     [ "$(stat1 token_requests)" -gt "$1" ] && return 0
     kill -0 "$RUN_PID" 2>/dev/null || return 1
-    sleep 0.01
+    sleep 0.03
   done
   return 1
 }
@@ -291,16 +291,16 @@ while wanted kill9 && [ "${runs[kill9]}" -lt "$RUNS" ] && ! over_budget; do
 done
 
 # ---- SIGTERM / SIGINT / SIGHUP: deferred until the save, then 128+signal ---------------------
-control '{"delay_ms": 400, "delay_jitter_ms": 200}'
+control '{"delay_ms": 300, "delay_jitter_ms": 100}'
 for spec in sigterm:TERM:143:$RUNS sigint:INT:130:$RUNS sighup:HUP:129:6; do
   IFS=: read -r KIND sig code count <<<"$spec"
   while wanted "$KIND" && [ "${runs[$KIND]}" -lt "$count" ] && ! over_budget; do
     start_run "${DEFAULT_SIGNALS[@]}"
     if [ $((runs[$KIND] % 3)) = 2 ]; then
-      sleep "$(printf '0.%03d' $((RANDOM % (KILL_MAX_MS + 400))))"
+      sleep "$(printf '0.%03d' $((RANDOM % (KILL_MAX_MS + 300))))"
     else
       wait_request "$REQUESTS_BEFORE" || true
-      sleep "$(printf '0.%03d' $((RANDOM % 300)))"
+      sleep "$(printf '0.%03d' $((RANDOM % 200)))"
     fi
     kill -"$sig" "$RUN_PID" 2>/dev/null || true
     end_run
@@ -320,7 +320,7 @@ done
 KIND=enospc
 fill_disk() { dd if=/dev/zero of="$STATE/zz-filler" bs=4k 2>/dev/null || true; }
 SAVE_ATTEMPTS=4  # refresher/state_writer.h: kSaveRetryWaits + 1
-control '{"delay_ms": 300, "delay_jitter_ms": 100}'
+control '{"delay_ms": 200, "delay_jitter_ms": 50}'
 while wanted enospc && [ "${runs[enospc]}" -lt "$RUNS" ] && ! over_budget; do
   case $((runs[$KIND] % 5)) in
     4)
@@ -333,7 +333,7 @@ while wanted enospc && [ "${runs[enospc]}" -lt "$RUNS" ] && ! over_budget; do
       ;;
     2)
       start_run
-      sleep "$(printf '0.%03d' $((RANDOM % (KILL_MAX_MS + 300))))"
+      sleep "$(printf '0.%03d' $((RANDOM % (KILL_MAX_MS + 200))))"
       fill_disk
       ;;
     *)
@@ -343,8 +343,10 @@ while wanted enospc && [ "${runs[enospc]}" -lt "$RUNS" ] && ! over_budget; do
       ;;
   esac
   end_run
-  "$CKH_REFRESHER" status --profile max >"$T/status.out" 2>&1 || true
-  cat "$T/status.out" >>"$T/logs/status.log"
+  if [ "$RC" != 0 ]; then
+    "$CKH_REFRESHER" status --profile max >"$T/status.out" 2>&1 || true
+    cat "$T/status.out" >>"$T/logs/status.log"
+  fi
   rm -f "$STATE/zz-filler"
   case "$RC" in
     0) completed[$KIND]=$((completed[$KIND] + 1)) ;;
