@@ -236,7 +236,7 @@ class ProfileParser {
 // Every variable any profile treats as secret, so that no profile's child inherits another
 // profile's key.
 void collect_secret_env_names(const Config& config, std::vector<std::string>& names) {
-  names.assign(kWellKnownSecretEnvNames.begin(), kWellKnownSecretEnvNames.end());
+  names.assign(kCredentialEnvNames.begin(), kCredentialEnvNames.end());
   for (const auto& [name, profile] : config.profiles) {
     for (auto& secret : profile.backend->secret_env_names()) {
       if (std::find(names.begin(), names.end(), secret) == names.end()) {

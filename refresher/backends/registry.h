@@ -10,7 +10,6 @@
 // Adding a backend: one file pair + one line in registry.cpp. Callers: config.cpp.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,15 +22,11 @@
 
 namespace ckh {
 
-// Secrets every child process loses, whatever the configuration says.
-inline constexpr std::array<std::string_view, 3> kWellKnownSecretEnvNames{
-    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_MESSAGING_TOKEN"};
-
 // The names of every environment variable that holds a secret for ANY profile: the
-// well-known ones plus each backend's secret_env_names(). config.cpp creates it empty,
-// hands it to every factory, and fills it once all profiles are parsed; it is read-only
-// from then on. Backends that start child processes keep it and remove these names from
-// the child's environment at fetch time.
+// well-known ones (kCredentialEnvNames, child_env.h) plus each backend's
+// secret_env_names(). config.cpp creates it empty, hands it to every factory, and fills it
+// once all profiles are parsed; it is read-only from then on. Backends that start child processes
+// keep it and remove these names from the child's environment at fetch time.
 using SecretEnvNames = std::shared_ptr<const std::vector<std::string>>;
 
 struct BackendContext {
