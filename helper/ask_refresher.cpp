@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "shared/line_io.h"
+#include "shared/paths.h"
+#include "shared/private_dir.h"
 #include "shared/text.h"
 #include "shared/unique_fd.h"
 
@@ -79,7 +81,18 @@ bool is_executable_file(const std::string& path) {
 
 Result<RefreshReply> ask_refresher(const RefresherAddress& address, const RefreshRequest& request,
                                    std::int64_t deadline_ms) {
-  auto connected = connect_unix(address.socket_path, deadline_ms);
+  // The runtime dir's socket first (where a daemon started with $XDG_RUNTIME_DIR listens),
+  // then the state dir's (a daemon started without it, or one whose runtime dir was unsafe
+  // or missing). Nothing is said to a socket in a runtime dir that breaks the state-dir rule.
+  const SocketCandidates sockets = daemon_sockets(address.socket_path);
+  Result<int> connected = fail(ErrorClass::not_found, "no refresher daemon is listening");
+  if (!sockets.runtime.empty() &&
+      check_private_dir(sockets.runtime.substr(0, sockets.runtime.rfind('/')))) {
+    connected = connect_unix(sockets.runtime, deadline_ms);
+  }
+  if (!connected && connected.error().kind == ErrorClass::not_found) {
+    connected = connect_unix(sockets.state, deadline_ms);
+  }
   if (connected) {
     UniqueFd socket_fd{*connected};
     if (!send_all_until(socket_fd.get(), format_request(request), deadline_ms)) {

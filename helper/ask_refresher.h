@@ -1,6 +1,7 @@
 // The helper's only way to get a new credential: ask the refresher, bounded in time.
 // Contract:
-// - If a daemon listens on P.sock, send it the request and wait for its reply. Otherwise
+// - If a daemon listens on P.sock (in the runtime dir, else in the state dir: paths.h),
+//   send it the request and wait for its reply. Otherwise
 //   run `claude-key-refresher once --profile P --helper-request ...` itself (no shell;
 //   stdin and stderr /dev/null, its own session) and read its reply line.
 // - One deadline (CLOCK_MONOTONIC) bounds the whole wait: connect, send and read. A daemon
@@ -24,7 +25,7 @@
 namespace ckh {
 
 struct RefresherAddress {
-  std::string socket_path;        // P.sock
+  std::string socket_path;        // P.sock in the state dir (daemon_sockets finds the other)
   Result<std::string> refresher;  // the claude-key-refresher executable, or why none
   std::string profile;
 };

@@ -12,6 +12,7 @@
 #include "shared/record.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
+#include "shared/time_text.h"
 
 namespace ckh {
 
@@ -21,7 +22,8 @@ constexpr std::size_t kMaxMessage = 480;  // Claude Code shows the first 500 byt
 
 HelperOutcome failure(HelperExit exit, const std::string& message, std::string_view secret = {}) {
   // Defence in depth: whatever the message quotes, the credential we hold never leaves.
-  std::string line = "claude-key-helper: " + redact(message, secret);
+  // The inner message may already say what to run: one hint, not two.
+  std::string line = "claude-key-helper: " + redact(without_repeated_hint(message), secret);
   line = one_line(line, kMaxMessage);
   line += '\n';
   return HelperOutcome{exit, {}, std::move(line)};
@@ -171,8 +173,8 @@ HelperOutcome run_helper(const HelperOptions& options) {
   }
   return failure(HelperExit::expired,
                  "the credential for profile '" + profile + "' expired at " +
-                     format_utc(*best->expires_at, "%Y-%m-%dT%H:%M:%SZ") +
-                     " and no fresh one could be had: " + reason + status_hint,
+                     rfc3339_utc(*best->expires_at) + " and no fresh one could be had: " + reason +
+                     status_hint,
                  secret);
 }
 

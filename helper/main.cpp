@@ -14,18 +14,31 @@
 #include "shared/secure_file.h"
 #include "shared/text.h"
 
+#include "ckh_version.h"
+
 namespace {
 
+// Laid out as help2man expects (option lines indented, "Heading:" lines): the man page is
+// made from this text.
 constexpr std::string_view kUsage =
-    "usage: claude-key-helper [--profile P] [--wait-ms N]\n"
-    "Prints the current credential of profile P (default: $CLAUDE_KEY_HELPER_PROFILE or "
-    "'default') for Claude Code's apiKeyHelper.\n"
-    "Environment: CLAUDE_CODE_API_KEY_HELPER_TTL_MS (the caller's cache TTL, default 300000),\n"
-    "  CLAUDE_KEY_HELPER_MARGIN_MS (extra validity beyond the TTL, default 15000),\n"
-    "  CLAUDE_KEY_HELPER_WAIT_MS (longest wait for a refresh, default 10000),\n"
-    "  CLAUDE_KEY_HELPER_STATE_DIR, CLAUDE_KEY_REFRESHER (absolute path of the refresher;\n"
-    "  default: the one beside this program, else the first in an absolute PATH entry).\n"
-    "Exit: 0 ok, 64 usage, 65 corrupt cache, 74 I/O error, 75 expired and not refreshable,\n"
+    "usage: claude-key-helper [--profile P] [--wait-ms N] | --help | --version\n"
+    "Prints the current credential of profile P for Claude Code's apiKeyHelper.\n"
+    "\n"
+    "Options:\n"
+    "  --profile P     the profile (default: $CLAUDE_KEY_HELPER_PROFILE, else 'default')\n"
+    "  --wait-ms N     longest wait for a refresh in ms, 0..600000\n"
+    "  -h, --help      print this help and exit\n"
+    "  --version       print the version and exit\n"
+    "\n"
+    "Environment:\n"
+    "  CLAUDE_CODE_API_KEY_HELPER_TTL_MS  the caller's cache TTL (default 300000)\n"
+    "  CLAUDE_KEY_HELPER_MARGIN_MS  extra validity beyond the TTL (default 15000)\n"
+    "  CLAUDE_KEY_HELPER_WAIT_MS  longest wait for a refresh (default 10000)\n"
+    "  CLAUDE_KEY_HELPER_STATE_DIR  the state dir (default $XDG_STATE_HOME/claude-key-helper)\n"
+    "  CLAUDE_KEY_REFRESHER  the refresher's absolute path (default: beside this program)\n"
+    "\n"
+    "Exit status:\n"
+    "  0 ok, 64 usage, 65 corrupt cache, 74 I/O error, 75 expired and not refreshable,\n"
     "  77 unsafe cache, state dir, lock or socket, 78 not configured or no credential yet.\n";
 
 int usage_error(std::string_view what) {
@@ -78,6 +91,13 @@ int main(int argc, char** argv) {
     };
     if (arg == "--help" || arg == "-h") {
       (void)ckh::write_all(1, kUsage);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::string line = "claude-key-helper ";
+      line += ckh::kVersion;
+      line += '\n';
+      (void)ckh::write_all(1, line);
       return 0;
     }
     if (take("--profile")) {

@@ -4,7 +4,7 @@
 Called by install/install.sh and install/uninstall.sh; usable by hand. Python 3 stdlib only.
 
   claude-code-settings.py register --helper-command CMD [--ttl-ms N] [--config-dir DIR]
-  claude-code-settings.py unregister [--config-dir DIR]
+  claude-code-settings.py unregister [--config-dir DIR] [--remove-backups]
   claude-code-settings.py ttl-for --lifetime-seconds L [--refresh-before-expiry-seconds B]
                                                               (prints TTL_MS, or nothing)
   claude-code-settings.py path [--config-dir DIR]             (prints the settings.json path)
@@ -31,6 +31,10 @@ Guarantees:
   --ttl-ms withdraws a TTL that an earlier register set (if still ours). When what
   unregister restores equals the pre-registration file, that file comes back byte for
   byte (its formatting too); a settings file that registration created is removed again.
+- unregister --remove-backups (what uninstall.sh runs): once apiKeyHelper is restored (or
+  already gone), the backups that register made (recorded in the manifest) are removed,
+  each named, and unregister makes no backup of its own; any other settings.json.bak-* is
+  left alone. When a value changed since registration is left alone, the backups stay too.
 """
 
 import argparse
@@ -392,6 +396,7 @@ def cmd_unregister(args):
 
     new = copy.deepcopy(obj)
     notes = []
+    restored = True  # False: something of ours was changed since, so the backups stay
     if "apiKeyHelper" not in obj:
         notes.append("apiKeyHelper was already removed")
     elif obj["apiKeyHelper"] == rec["helper_written"]:
@@ -400,6 +405,7 @@ def cmd_unregister(args):
                      else "removed apiKeyHelper")
     else:
         notes.append("apiKeyHelper was changed since registration; left it as it is")
+        restored = False
 
     if rec.get("ttl_written") is not None:
         env = obj.get("env")
@@ -411,6 +417,7 @@ def cmd_unregister(args):
                          else "removed env.%s" % TTL_ENV)
         elif isinstance(env, dict) and TTL_ENV in env:
             notes.append("env.%s was changed since registration; left it as it is" % TTL_ENV)
+            restored = False
 
     if not same(new, obj):
         target = write_target(path)
@@ -424,14 +431,35 @@ def cmd_unregister(args):
                 except OSError:
                     pass
         else:
-            backup = write_backup(path, raw)
+            if not (args.remove_backups and restored):
+                notes.append("backup: %s" % write_backup(path, raw))
             write_atomic(target, original_bytes(rec, new) or serialize(new),
                          stat.S_IMODE(os.stat(target).st_mode))
-            notes.append("backup: %s" % backup)
+    kept_backups = []
+    if args.remove_backups and restored:
+        for backup in our_backups(path, rec):
+            try:
+                os.unlink(backup)
+                notes.append("removed the backup %s" % backup)
+            except FileNotFoundError:
+                pass
+        fsync_dir(os.path.dirname(path))
+    elif args.remove_backups:
+        kept_backups = [b for b in our_backups(path, rec) if os.path.exists(b)]
+        if kept_backups:
+            notes.append("kept the backups %s (your changes since are in settings.json)"
+                         % ", ".join(kept_backups))
     del manifest["registrations"][path]
     save_manifest(mpath, manifest)
     print("%s: unregistered from %s: %s" % (PROG, path, "; ".join(notes)))
     return 0
+
+
+def our_backups(path, rec):
+    """The backups register recorded for path: only files named path.bak-*, never others."""
+    prefix = path + ".bak-"
+    return [b for b in rec.get("backups") or []
+            if isinstance(b, str) and b.startswith(prefix) and "/" not in b[len(prefix):]]
 
 
 def parse_seconds(text, option):
@@ -483,6 +511,8 @@ def main(argv):
     p.set_defaults(func=cmd_register)
 
     p = sub.add_parser("unregister", help="undo what register did")
+    p.add_argument("--remove-backups", action="store_true",
+                   help="also remove the settings.json backups that register made")
     common(p)
     p.set_defaults(func=cmd_unregister)
 

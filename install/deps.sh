@@ -1,44 +1,26 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of claude-key-helper from Debian's packages.
-# Idempotent: packages already present are left alone. Works as root or through sudo.
-# Called by install/install.sh and tests/run.sh; safe to run by hand.
+# Installs what BUILDING claude-key-helper needs (and the installer's own python3), from
+# Debian's packages, and nothing else: the test tool chain (clang-16, Catch2, valgrind,
+# node, ...) is tests/deps.sh's. Idempotent: packages already present are left alone.
+# Works as root or through sudo.
+#   install/deps.sh [--print]     (--print: list the packages, one a line, install nothing)
+# Called by install/install.sh and tests/deps.sh; safe to run by hand.
 set -euo pipefail
 
 packages=(
   # build
   build-essential cmake ninja-build pkg-config g++
   libcurl4-openssl-dev libsimdjson-dev libssl-dev libboost-dev libfmt-dev
-  libtomlplusplus-dev libcli11-dev
-  # tests
-  catch2 clang-16 libclang-rt-16-dev clang-format git valgrind hyperfine python3 openssl
-  util-linux procps systemd iproute2 strace
-  # end-to-end tests: node runs the mock API and npm installs the pinned Claude Code client
-  nodejs
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  # man pages, generated from each binary's --help at build time
+  help2man
+  # install.sh registers the helper in Claude Code's settings.json with a Python script
+  python3
 )
-# Debian's npm only when there is no npm at all: a Node.js from elsewhere (NodeSource's
-# nodejs package) brings its own npm, which Debian's npm package would conflict with.
-command -v npm >/dev/null 2>&1 || packages+=(npm)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all ${#packages[@]} packages already installed"
-  exit 0
-fi
+if [ "${1:-}" = --print ]; then printf '%s\n' "${packages[@]}" | awk '!seen[$0]++'; exit 0; fi
+if [ $# -gt 0 ]; then echo "usage: install/deps.sh [--print]" >&2; exit 2; fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-elif command -v sudo >/dev/null 2>&1; then
-  sudo=(sudo)
-else
-  echo "deps: missing packages (${missing[*]}) and not root; run as root or install sudo" >&2
-  exit 1
-fi
-
-echo "deps: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# shellcheck source=install/apt_install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
+apt_install_missing deps "${packages[@]}"

@@ -120,6 +120,8 @@ for what in "${only[@]}"; do
           render "$here/systemd/$unit" "$out/$unit" \
             "ExecStart=%h/.local/bin/claude-key-refresher" \
             "ExecStart=$(systemd_exec "$prefix/bin/claude-key-refresher")" \
+            "ExecReload=%h/.local/bin/claude-key-refresher" \
+            "ExecReload=$(systemd_exec "$prefix/bin/claude-key-refresher")" \
             "file:%h/.local/share/doc/claude-key-helper/README.md" \
             "$(systemd_file_url "$prefix/share/doc/claude-key-helper/README.md")"
         fi

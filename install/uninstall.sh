@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # claude-key-helper uninstaller: undoes exactly what install/install.sh recorded in
 # STATE/install-manifest.txt, nothing else.
-#   install/uninstall.sh [--purge]
+#   uninstall.sh [--purge]                 (as the user who installed)
+#   uninstall.sh --system [--prefix DIR]   (as root: undoes install.sh --system)
 # In order:
 #   1. stops and disables the systemd user units it installed and removes them
 #      (daemon-reload), or stops the background refresher named by its pid file (SIGTERM,
 #      SIGKILL after 10 s; only a process that is a claude-key-refresher);
 #   2. unregisters the helper from Claude Code's settings.json (restores the previous
-#      apiKeyHelper / TTL, leaves values you changed since alone; claude-code-settings.py);
-#   3. removes the installed binaries, share and doc files (cmake's install list), and the
-#      directories the install created, when empty.
+#      apiKeyHelper / TTL, leaves values you changed since alone; claude-code-settings.py)
+#      and removes the settings.json backups the installer made (only those, each named;
+#      kept when a value was changed since);
+#   3. removes the installed binaries, share, doc and man files (cmake's install list),
+#      each named, and the directories the install created, when empty.
+# --system: only step 3, from PREFIX/share/claude-key-helper/install-manifest.txt (PREFIX:
+# --prefix, else the prefix this script is installed in, else /usr/local); no user's files.
 # Your config, the key file and the state dir are kept (the manifest then lists only them)
 # unless --purge: then the key file and the state dir are removed, and the config too if
 # the installer wrote it and it is unchanged since (an edited config is kept, and said so).
@@ -25,18 +30,35 @@ say() { printf 'uninstall: %s\n' "$*"; }
 warn() { printf 'uninstall: warning: %s\n' "$*" >&2; }
 die() { printf 'uninstall: error: %s\n' "$*" >&2; exit 1; }
 
-purge=0
+usage_text() { sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^#  */usage: /'; }
+purge=0 system=0 prefix=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --purge) purge=1; shift ;;
-    -h|--help) sed -n '4p' "${BASH_SOURCE[0]}" | sed 's/^#  */usage: /' >&2; exit 2 ;;
-    *) warn "unknown argument '$1'"; exit 2 ;;
+    --system) system=1; shift ;;
+    --prefix) [ $# -ge 2 ] || { usage_text >&2; exit 2; }; prefix=$2; shift 2 ;;
+    --prefix=*) prefix=${1#*=}; shift ;;
+    -h|--help) usage_text; exit 0 ;;
+    *) warn "unknown argument '$1'"; usage_text >&2; exit 2 ;;
   esac
 done
 
 [ -n "${HOME:-}" ] || die "HOME is not set"
-state=${CLAUDE_KEY_HELPER_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/claude-key-helper}
-manifest=$state/install-manifest.txt
+if [ "$system" = 1 ]; then
+  [ "$(id -u)" -eq 0 ] || die "--system removes a system-wide install and must run as root: sudo $0 --system"
+  [ "$purge" = 0 ] || die "--purge is for a user's own install; --system touches no user's files"
+  if [ -z "$prefix" ]; then
+    case "$here" in */share/claude-key-helper) prefix=${here%/share/claude-key-helper} ;;
+                    *) prefix=/usr/local ;; esac
+  fi
+  prefix=${prefix%/}
+  state=""
+  manifest=$prefix/share/claude-key-helper/install-manifest.txt
+else
+  [ -z "$prefix" ] || die "--prefix goes with --system (a user install is found through its manifest)"
+  state=${CLAUDE_KEY_HELPER_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/claude-key-helper}
+  manifest=$state/install-manifest.txt
+fi
 if [ ! -f "$manifest" ]; then
   say "no install manifest at $manifest: nothing recorded, nothing to undo"
   exit 0
@@ -112,7 +134,8 @@ done
 
 # --- 2. settings.json --------------------------------------------------------------------------
 for settings in "${registrations[@]}"; do
-  if ! python3 "$here/claude-code-settings.py" unregister --config-dir "$(dirname "$settings")"
+  if ! python3 "$here/claude-code-settings.py" unregister --remove-backups \
+         --config-dir "$(dirname "$settings")"
   then
     warn "could not unregister from $settings (see above); rerun this after fixing it"
     keep_line registration "$settings"
@@ -120,11 +143,11 @@ for settings in "${registrations[@]}"; do
 done
 
 # --- 3. installed files --------------------------------------------------------------------
-removed=0
+# --system: the manifest lives in the share dir, which is about to go.
+[ "$system" = 0 ] || rm -f "$manifest"
 for f in "${files[@]}"; do
-  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f" && removed=$((removed + 1)); fi
+  if [ -e "$f" ] || [ -L "$f" ]; then rm -f "$f" && say "removed $f"; fi
 done
-[ ${#files[@]} -eq 0 ] || say "removed $removed installed files (binaries, share and doc files)"
 # Deepest first, and only when empty: anything else in them is not ours.
 mapfile -t dirs < <(printf '%s\n' "${dirs[@]}" | awk '{ print length($0) "\t" $0 }' |
                     sort -rn | cut -f2-)
@@ -171,7 +194,9 @@ for s in "${statedirs[@]}"; do
   fi
 done
 
-if [ -d "$state" ] && [ ${#keep[@]} -gt 0 ]; then
+if [ "$system" = 1 ]; then
+  :
+elif [ -d "$state" ] && [ ${#keep[@]} -gt 0 ]; then
   {
     printf '%s\n' "# claude-key-helper install manifest v1: what uninstall.sh kept or could not undo."
     for line in "${keep[@]}"; do printf '%s\n' "${line%$'\t'}"; done

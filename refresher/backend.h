@@ -18,12 +18,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "refresher/clock.h"
 #include "shared/error.h"
 
 namespace ckh {
+
+class Prober;  // config_probe.h
 
 struct FetchContext {
   const Clock& clock;
@@ -51,6 +54,25 @@ struct FetchContext {
   // Null in tests.
   std::function<Result<void>(std::size_t secret_bytes)> reserve_secret{};
 };
+
+// What a backend reads its credential from right now, beyond its configuration: what a
+// permanent failure was for (permanent_stop.h), so that fixing it is noticed at once.
+struct SourceState {
+  // Files the credential or the secrets that get it are read from (a key file, a token
+  // file, ~/.aws/credentials, the program run): only their identity is used (device,
+  // inode, size, times, mode, owner; permanent_stop.h), never their content.
+  std::vector<std::string> files;
+  // Environment variables read at fetch time, with their values (may be secrets): only ever
+  // hashed with the profile's private key (permanent_stop.h), never written anywhere.
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+// Appends "key=<length>:value\n" to a backend's source_settings() text: unambiguous
+// whatever the value holds.
+inline void append_setting(std::string& out, std::string_view key, std::string_view value) {
+  out.append(key).append("=").append(std::to_string(value.size())).append(":");
+  out.append(value).append("\n");
+}
 
 struct FetchResult {
   std::string credential;
@@ -82,6 +104,17 @@ class Backend {
   // Environment variable names that hold secrets this backend reads; they are removed from
   // every child process's environment.
   virtual std::vector<std::string> secret_env_names() const { return {}; }
+  // The settings that say where the credential comes from (paths, variable names,
+  // addresses, secret ids, argv; append_setting), never a secret: a published record
+  // carries their fingerprint, and a record fetched under other settings is due at once
+  // (schedule.h). Pure: no file system, no environment. Default: nothing beyond the name.
+  virtual std::string source_settings() const { return {}; }
+  // What the source reads now (above), for telling whether a failure's cause may be gone.
+  virtual SourceState source_state() const { return {}; }
+  // `check-config --probe`: names what this backend's configuration relies on (files,
+  // programs, variables, endpoints) to the prober, which checks each (config_probe.h).
+  // Never fetches a credential and never sends a secret. Default: nothing to check.
+  virtual void probe(Prober& /*prober*/) const {}
 };
 
 }  // namespace ckh

@@ -34,6 +34,7 @@ using std::chrono::seconds;
 
 constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
 constexpr const char* kDefaultKeyVariable = "ANTHROPIC_API_KEY";
+constexpr const char* kConfigVariable = "CLAUDE_KEY_HELPER_CONFIG";
 constexpr std::string_view kTopLevelKey = "profile";
 
 using ConfigOrProblems = std::expected<Config, std::vector<ConfigProblem>>;
@@ -41,6 +42,25 @@ using ConfigOrProblems = std::expected<Config, std::vector<ConfigProblem>>;
 std::unexpected<std::vector<ConfigProblem>> one_problem(const std::string& file,
                                                         std::string message) {
   return std::unexpected(std::vector<ConfigProblem>{ConfigProblem{file, 0, 0, std::move(message)}});
+}
+
+// Where the configuration is when nobody names one ($XDG_CONFIG_HOME, else ~/.config), as
+// paths.h's config_path() computes it; none without either variable.
+std::optional<std::string> default_config_location(EnvLookup env) {
+  if (env == nullptr) return std::nullopt;
+  if (auto xdg = env("XDG_CONFIG_HOME"); xdg && xdg->starts_with('/'))
+    return *xdg + "/claude-key-helper/config.toml";
+  if (auto home = env("HOME"); home && !home->empty())
+    return *home + "/.config/claude-key-helper/config.toml";
+  return std::nullopt;
+}
+
+// Only the default location may be absent (then the default profile applies): a path given
+// with --config or CLAUDE_KEY_HELPER_CONFIG is a promise that the file is there.
+bool is_named_location(const std::string& path, EnvLookup env) {
+  if (path.empty()) return false;  // no location could be computed at all
+  const auto usual = default_config_location(env);
+  return !usual || *usual != path;
 }
 
 bool default_key_available(EnvLookup env) {
@@ -114,6 +134,7 @@ class ProfileParser {
     const BackendSections sections = check_backend_sections(*table, shown, entry);
     for (const auto name_of_backend : backend_names()) section.has(name_of_backend);
     section.report_unknown_keys();
+    if (entry == nullptr) check_orphan_backend_sections(*table, shown, name);
 
     if (entry != nullptr && !sections.own_malformed) {
       const toml::table* backend_table = sections.own;
@@ -194,6 +215,22 @@ class ProfileParser {
                                describe_known_backends(),
                                suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion)
                                           : std::string()));
+  }
+
+  // Without a usable `backend` the profile cannot be built, but each backend section it
+  // has is still checked by that backend's parser: a typo in `backend` must not hide the
+  // problems of [profile.P.<backend>] until it is fixed.
+  void check_orphan_backend_sections(const toml::table& table, const std::string& shown,
+                                     const std::string& name) {
+    for (auto&& [key, node] : table) {
+      const BackendEntry* named = find_backend(key.str());
+      if (named == nullptr || !node.is_table()) continue;
+      ConfigSection sub(node.as_table(), fmt::format("[profile.{}.{}]", shown, named->name),
+                        table.source().begin, problems_);
+      const BackendContext context{name, env_, secret_env_names_};
+      (void)named->make(sub, context);
+      sub.report_unknown_keys();
+    }
   }
 
   struct BackendSections {
@@ -331,6 +368,22 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
   if (fd < 0) {
     const int error = errno;
     if (error == ENOENT) {
+      if (is_named_location(path, env)) {
+        // Named by the user: a typo must not quietly serve the default profile instead.
+        const auto from_env = env != nullptr ? env(kConfigVariable) : std::nullopt;
+        const bool by_env = from_env && *from_env == path;
+        const auto usual = default_config_location(env);
+        return one_problem(
+            path, fmt::format("the configuration file named by {} does not exist; correct the "
+                              "path or create the file{}, then run `claude-key-refresher "
+                              "check-config`",
+                              by_env ? kConfigVariable : "--config",
+                              usual ? fmt::format(" ({} to use the default {})",
+                                                  by_env ? "unset " + std::string(kConfigVariable)
+                                                         : "drop --config",
+                                                  *usual)
+                                    : std::string()));
+      }
       if (default_key_available(env)) return defaulted_config("", env);
       return one_problem(
           path, fmt::format("the configuration file does not exist and ANTHROPIC_API_KEY is not "

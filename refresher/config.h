@@ -3,8 +3,10 @@
 // - load_config reports EVERY problem, each as "file:line:column: what is wrong; what is
 //   expected", including unknown keys at any level (typos never pass silently), wrong
 //   types, bad durations, and backend sections that do not match `backend`.
-// - No config file and ANTHROPIC_API_KEY set: one profile "default", backend static on
-//   that variable. No file and no variable: a config error that says what to create.
+// - No config file at the default location ($XDG_CONFIG_HOME or ~/.config) and
+//   ANTHROPIC_API_KEY set: one profile "default", backend static on that variable. No file and
+//   no variable: a config error that says what to create. A file named elsewhere (--config,
+//   CLAUDE_KEY_HELPER_CONFIG) must exist: its absence is a config error naming the path.
 // - load_config refuses a file that others can write or own, or that sits in a directory
 //   they can write (file_trust.h), with the chmod/chown to run: whoever can change it runs
 //   code as the user (command argv) or receives the refresh token (token_url).

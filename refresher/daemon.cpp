@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -26,11 +28,14 @@
 #include "refresher/log.h"
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
+#include "refresher/reload_progress.h"
 #include "refresher/schedule.h"
 #include "refresher/signal_deferral.h"
 #include "shared/line_io.h"
+#include "shared/paths.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
+#include "shared/time_text.h"
 
 namespace ckh {
 
@@ -43,6 +48,10 @@ constexpr std::chrono::milliseconds kMaxSleep{30'000};
 // Status of a daemon whose state dir was taken away (EX_TEMPFAIL: systemd's
 // Restart=on-failure starts a fresh one, which serves the new dir).
 constexpr int kLostStateExit = 75;
+// How long one refresh may keep a worker from looping before the watchdog stops being fed:
+// above the longest bound a backend puts on one refresh (the command backend's 10m timeout
+// and its kill grace).
+constexpr std::int64_t kRefreshBoundMs = 15 * 60 * 1000;
 
 // Set by a worker that found its state dir, claim or socket gone or replaced; the main
 // thread, woken by the SIGTERM that worker sends, then exits with kLostStateExit.
@@ -90,12 +99,61 @@ void notify_systemd(const char* state) {
   ::close(fd);
 }
 
+// systemd's watchdog period for this process (WATCHDOG_USEC, when WATCHDOG_PID is unset or
+// names us), in ms; 0 when there is none.
+std::int64_t watchdog_period_ms() {
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  if (!usec || !*usec) return 0;
+  const auto period = parse_i64(usec);
+  if (!period || *period <= 0) return 0;
+  if (const char* pid = std::getenv("WATCHDOG_PID"); pid && *pid) {
+    const auto owner = parse_i64(pid);
+    if (!owner || *owner != ::getpid()) return 0;
+  }
+  return std::max<std::int64_t>(*period / 1000, 1);
+}
+
+// The runtime dir when it can hold our sockets: $XDG_RUNTIME_DIR exists (it is the
+// session's: never created here) and our subdir follows the state-dir rule (made 0700).
+// "" otherwise: the state dir is used.
+std::string usable_runtime_dir() {
+  const std::string dir = runtime_dir();
+  if (dir.empty()) return {};
+  struct stat base {};
+  if (::stat(dir.substr(0, dir.rfind('/')).c_str(), &base) != 0 || !S_ISDIR(base.st_mode)) {
+    return {};
+  }
+  if (auto made = ensure_private_dir(dir); !made) {
+    log_line(LogLevel::warning, "",
+             made.error().message + "; using the state dir for the sockets instead");
+    return {};
+  }
+  return dir;
+}
+
+// A stop signal (SIGTERM, SIGINT, SIGHUP: all blocked since DeferredStopSignals), waiting at
+// most timeout_ms (< 0: without bound); 0 when none came.
+int wait_signal(std::int64_t timeout_ms) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, signal_number);
+  siginfo_t info{};
+  if (timeout_ms < 0) {
+    const int got = ::sigwaitinfo(&set, &info);
+    return got > 0 ? got : 0;
+  }
+  const timespec bound{static_cast<time_t>(timeout_ms / 1000),
+                       static_cast<long>((timeout_ms % 1000) * 1'000'000)};
+  const int got = ::sigtimedwait(&set, &info, &bound);
+  return got > 0 ? got : 0;
+}
+
 std::string describe(const RefreshOutcome& outcome) {
   switch (outcome.action) {
     case RefreshAction::refreshed: {
       std::string text = "refreshed: generation " + to_decimal(outcome.record->generation);
       text += outcome.record->expires_at
-                  ? ", expires at " + to_decimal(*outcome.record->expires_at) + " (unix)"
+                  ? ", expires at " + rfc3339_utc(*outcome.record->expires_at)
                   : ", does not expire";
       return text;
     }
@@ -114,9 +172,29 @@ std::string describe(const RefreshOutcome& outcome) {
 
 class ProfileWorker {
  public:
-  ProfileWorker(ProfileConfig profile, ProfilePaths paths)
-      : profile_(std::move(profile)), paths_(std::move(paths)) {}
+  ProfileWorker(ProfileConfig profile, ProfilePaths paths, std::chrono::milliseconds max_sleep)
+      : profile_(std::move(profile)), paths_(std::move(paths)), max_sleep_(max_sleep) {}
   ~ProfileWorker() { stop(); }
+
+  const std::string& name() const { return profile_.name; }
+
+  // For the watchdog: the loop went round within `period`, or is inside one refresh that has
+  // not yet run past every backend's own bound, or has ended.
+  bool alive(std::int64_t now_ms, std::int64_t period_ms) const {
+    if (finished_.load()) return true;
+    if (const std::int64_t busy = busy_since_ms_.load(); busy != 0) {
+      return now_ms - busy < kRefreshBoundMs;
+    }
+    return now_ms - beat_ms_.load() < period_ms;
+  }
+
+  // Asks the loop to end after the refresh in flight; finished() says when it has.
+  void request_stop() {
+    stopping_.store(true);
+    const std::uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+  }
+  bool finished() const { return !thread_.joinable() || finished_.load(); }
 
   // Claims the profile and starts listening; fails when another daemon serves it.
   Result<void> start() {
@@ -156,20 +234,22 @@ class ProfileWorker {
       log_line(LogLevel::warning, profile_.name,
                listening.error().message + "; serving without a socket");
     }
-    thread_ = std::thread([this] { loop(); });
+    beat_ms_.store(monotonic_ms());
+    thread_ = std::thread([this] {
+      loop();
+      finished_.store(true);
+    });
     return {};
   }
 
   void stop() {
     if (!thread_.joinable()) return;
-    stopping_.store(true);
-    const std::uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof one);
+    request_stop();
     thread_.join();
     if (listen_fd_ >= 0) {
       ::close(listen_fd_);
       // Never another daemon's socket: after the dir was replaced, the name may be its.
-      if (sock_id_ && file_id(paths_.sock) == sock_id_) ::unlink(paths_.sock.c_str());
+      if (sock_id_ && file_id(listen_path_) == sock_id_) ::unlink(listen_path_.c_str());
     }
     for (int fd : {wake_fd_, dir_watch_fd_, clock_set_fd_, claim_fd_}) {
       if (fd >= 0) ::close(fd);
@@ -177,15 +257,36 @@ class ProfileWorker {
   }
 
  private:
+  // P.sock in the runtime dir when there is a usable one, else in the state dir.
   Result<void> listen_socket() {
+    const SocketCandidates sockets = daemon_sockets(paths_.sock);
+    std::string path = paths_.sock;
+    if (!sockets.runtime.empty() && !usable_runtime_dir().empty()) path = sockets.runtime;
+    if (path.size() >= sizeof(sockaddr_un::sun_path) && path != paths_.sock) {
+      path = paths_.sock;  // a deep runtime dir: the state dir may still fit
+    }
+    if (path != paths_.sock) {
+      // Our claim covers the state dir, not the runtime dir: a live listener there is the
+      // daemon of another state dir (another XDG_STATE_HOME in this session). Taking its
+      // name would make the two take it from each other at every round.
+      if (auto probe = connect_unix(path, monotonic_ms() + 1000);
+          probe || probe.error().kind != ErrorClass::not_found) {
+        if (probe) ::close(*probe);
+        log_line(LogLevel::warning, profile_.name,
+                 "another daemon listens on " + path + "; listening on " + paths_.sock);
+        path = paths_.sock;
+      }
+    }
     struct sockaddr_un address {};
-    if (paths_.sock.size() >= sizeof address.sun_path) {
-      return fail(ErrorClass::config,
-                  "socket path " + paths_.sock + " is too long for a unix socket");
+    if (path.size() >= sizeof address.sun_path) {
+      return fail(ErrorClass::config, "socket path " + path + " is too long for a unix socket");
     }
     address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, paths_.sock.c_str(), paths_.sock.size() + 1);
-    ::unlink(paths_.sock.c_str());  // we hold the claim: any socket file left is stale
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    // We hold the claim: a socket file left at either place is stale (clients try both).
+    ::unlink(path.c_str());
+    if (path != paths_.sock) ::unlink(paths_.sock.c_str());
+    listen_path_ = path;
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (listen_fd_ < 0) return fail(ErrorClass::io, "socket failed");
     const mode_t old_mask = ::umask(077);
@@ -196,10 +297,30 @@ class ProfileWorker {
       const std::string reason = std::strerror(errno);
       ::close(listen_fd_);
       listen_fd_ = -1;
-      return fail(ErrorClass::io, "cannot listen on " + paths_.sock + ": " + reason);
+      return fail(ErrorClass::io, "cannot listen on " + path + ": " + reason);
     }
-    sock_id_ = file_id(paths_.sock);
+    sock_id_ = file_id(path);
     return {};
+  }
+
+  // The runtime dir is the session's: logind removes it when the user's last session ends
+  // (no linger), under a daemon started with nohup. The claim in the state dir still makes
+  // this the profile's only daemon, so it listens again (in the state dir, if the runtime
+  // dir is gone) instead of exiting like it does when the state dir is taken away.
+  void relisten_if_runtime_socket_lost() {
+    if (listen_fd_ < 0 || listen_path_ == paths_.sock) return;
+    if (file_id(listen_path_) == sock_id_) return;
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+    const std::string lost = listen_path_;
+    if (auto listening = listen_socket(); !listening) {
+      log_line(LogLevel::warning, profile_.name,
+               lost + " was removed; " + listening.error().message + "; serving without a socket");
+      return;
+    }
+    log_line(LogLevel::warning, profile_.name,
+             lost + " was removed (the session's runtime dir ended?); listening on " +
+                 listen_path_ + " now");
   }
 
   // Empty while the state dir, the claim and the socket are still the ones this worker
@@ -209,7 +330,7 @@ class ProfileWorker {
     if (dir != dir_id_) return dir ? "the dir was replaced" : "the dir was removed";
     const auto claim = file_id(claim_path_);
     if (claim != claim_id_) return claim_path_ + (claim ? " was replaced" : " was removed");
-    if (listen_fd_ >= 0) {
+    if (listen_fd_ >= 0 && listen_path_ == paths_.sock) {
       const auto sock = file_id(paths_.sock);
       if (sock != sock_id_) return paths_.sock + (sock ? " was replaced" : " was removed");
     }
@@ -223,8 +344,10 @@ class ProfileWorker {
   }
 
   RefreshOutcome refresh(const RefreshRequest& request) {
+    busy_since_ms_.store(monotonic_ms());
     RefreshOutcome outcome =
         refresh_profile(profile_, paths_, request, RefreshEnvironment{clock_, random_uniform01});
+    busy_since_ms_.store(0);
     if (outcome.action != RefreshAction::skipped) {
       log_line(outcome.action == RefreshAction::failed ? LogLevel::error : LogLevel::info,
                profile_.name,
@@ -259,6 +382,8 @@ class ProfileWorker {
   void loop() {
     std::optional<std::chrono::steady_clock::time_point> last_timer_attempt;
     while (!stopping_.load()) {
+      beat_ms_.store(monotonic_ms());  // the watchdog's proof that this loop goes round
+      relisten_if_runtime_socket_lost();
       if (const std::string lost = lost_state(); !lost.empty()) {
         // Serving on would orphan this daemon (nobody reaches it) and let a second one
         // serve the new dir: leave, and let a fresh start (systemd) take over.
@@ -273,15 +398,14 @@ class ProfileWorker {
       const ClockReading reading = read_clock(clock_);
       const auto record = read_record_if_any(paths_);
       const auto status = rebase_status(read_status_or_default(paths_.status), reading);
-      const bool stopped = status.error_class == ErrorClass::permanent &&
-                           stopped_for_inputs(status, current_failure_inputs(profile_, paths_));
-      const auto at = next_attempt(record, status, profile_, reading.unix_s, stopped);
+      // A fixed cause (edited source, key file, secret) ends a stop or backoff here too.
+      const auto at = next_automatic_attempt(record, status, profile_, paths_, reading.unix_s);
       std::optional<std::chrono::milliseconds> since_attempt;
       if (last_timer_attempt) {
         since_attempt = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - *last_timer_attempt);
       }
-      const auto wait = wake_delay(at, reading.unix_s, since_attempt, kMaxSleep);
+      const auto wait = wake_delay(at, reading.unix_s, since_attempt, max_sleep_);
       if (wait.count() == 0) {
         refresh(RefreshRequest{RefreshReason::due, record ? record->generation : 0, 0});
         remove_dead_caller_files(paths_.callers_dir);
@@ -318,6 +442,11 @@ class ProfileWorker {
 
   ProfileConfig profile_;
   ProfilePaths paths_;
+  std::chrono::milliseconds max_sleep_;
+  std::string listen_path_;                     // P.sock in the runtime dir or the state dir
+  std::atomic<std::int64_t> beat_ms_{0};        // monotonic ms of the loop's last round
+  std::atomic<std::int64_t> busy_since_ms_{0};  // monotonic ms a refresh began, 0 when none
+  std::atomic<bool> finished_{false};
   RealClock clock_;
   std::string claim_path_;
   int claim_fd_ = -1;
@@ -335,7 +464,7 @@ class ProfileWorker {
 using Workers = std::vector<std::unique_ptr<ProfileWorker>>;
 
 Result<Workers> start_workers(const Config& config, const DaemonOptions& options,
-                              const std::string& dir) {
+                              const std::string& dir, std::chrono::milliseconds max_sleep) {
   Workers workers;
   for (const auto& [name, profile] : config.profiles) {
     if (!options.only_profiles.empty() &&
@@ -343,7 +472,7 @@ Result<Workers> start_workers(const Config& config, const DaemonOptions& options
             options.only_profiles.end()) {
       continue;
     }
-    auto worker = std::make_unique<ProfileWorker>(profile, profile_paths(dir, name));
+    auto worker = std::make_unique<ProfileWorker>(profile, profile_paths(dir, name), max_sleep);
     if (auto started = worker->start(); !started) {
       workers.clear();
       return std::unexpected(started.error());
@@ -353,6 +482,81 @@ Result<Workers> start_workers(const Config& config, const DaemonOptions& options
     workers.push_back(std::move(worker));
   }
   return workers;
+}
+
+// The main thread's part in systemd's watchdog: WATCHDOG=1 every half period, and only while
+// every worker's loop shows it goes round (ProfileWorker::alive). A worker stuck anywhere
+// (or the whole process stopped) therefore stops the feeding, and systemd restarts us.
+class Watchdog {
+ public:
+  Watchdog() : period_ms_(watchdog_period_ms()) {}
+
+  // Workers sleep at most this long, so that a healthy one always looks alive.
+  std::chrono::milliseconds worker_max_sleep() const {
+    if (period_ms_ == 0) return kMaxSleep;
+    return std::clamp(std::chrono::milliseconds(period_ms_ / 4), std::chrono::milliseconds(100),
+                      kMaxSleep);
+  }
+
+  // How long the main thread may wait before feed_if_due has work (-1: no watchdog).
+  std::int64_t ms_until_due() const {
+    if (period_ms_ == 0) return -1;
+    return std::max<std::int64_t>(next_feed_ms_ - monotonic_ms(), 1);
+  }
+
+  void feed_if_due(const Workers& workers) {
+    if (period_ms_ == 0) return;
+    const std::int64_t now = monotonic_ms();
+    if (now < next_feed_ms_) return;
+    next_feed_ms_ = now + period_ms_ / 2;
+    for (const auto& worker : workers) {
+      if (worker->alive(now, period_ms_)) continue;
+      if (!stalled_) {
+        log_line(LogLevel::error, worker->name(),
+                 "its refresh loop has not gone round for " + to_decimal(period_ms_ / 1000) +
+                     "s: no longer feeding the systemd watchdog (systemd restarts the service)");
+      }
+      stalled_ = true;
+      return;
+    }
+    stalled_ = false;
+    notify_systemd("WATCHDOG=1");
+  }
+
+ private:
+  std::int64_t period_ms_;
+  std::int64_t next_feed_ms_ = 0;
+  bool stalled_ = false;
+};
+
+// Stops every worker (each finishes the refresh in flight first), feeding the watchdog while
+// they finish: a reload may wait that long for a refresh, and must not be killed for it.
+void stop_workers(Workers& workers, Watchdog& watchdog) {
+  for (auto& worker : workers) worker->request_stop();
+  for (;;) {
+    const bool done = std::all_of(workers.begin(), workers.end(),
+                                  [](const auto& worker) { return worker->finished(); });
+    if (done) break;
+    watchdog.feed_if_due(workers);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  workers.clear();
+}
+
+void notify_ready(std::size_t profiles, const std::string& note) {
+  std::string state = "READY=1\nSTATUS=serving " + to_decimal(profiles) + " profile(s)";
+  if (!note.empty()) state += "; " + note;
+  notify_systemd(state.c_str());
+}
+
+// What a refused reload says: every problem, on one line.
+std::string problems_text(const std::vector<ConfigProblem>& problems) {
+  std::string text;
+  for (const auto& problem : problems) {
+    if (!text.empty()) text += "; ";
+    text += problem.to_string();
+  }
+  return one_line(text, 900);
 }
 
 }  // namespace
@@ -370,11 +574,12 @@ int run_daemon(Config config, const DaemonOptions& options) {
     log_line(LogLevel::error, "", dir.error().message);
     return 78;
   }
-  // Signals go to wait() below, never to a worker thread mid-refresh.
+  // Signals go to wait_signal() below, never to a worker thread mid-refresh.
   const DeferredStopSignals signals;
   std::signal(SIGPIPE, SIG_IGN);
+  Watchdog watchdog;
 
-  auto workers = start_workers(config, options, *dir);
+  auto workers = start_workers(config, options, *dir, watchdog.worker_max_sleep());
   if (!workers) {
     log_line(LogLevel::error, "", workers.error().message);
     return workers.error().kind == ErrorClass::config ? 78 : 71;
@@ -388,35 +593,73 @@ int run_daemon(Config config, const DaemonOptions& options) {
       pid_file_id = file_id(options.pid_file);
     }
   }
-  notify_systemd("READY=1");
+  // Where `claude-key-refresher reload` (systemd's ExecReload) learns how a reload went.
+  std::string run_dir = usable_runtime_dir();
+  if (run_dir.empty()) {
+    run_dir = *dir;
+    (void)ensure_private_dir(run_dir);  // no profile may have made it yet
+  }
+  const std::string progress_path = reload_progress_path(run_dir, ::getpid());
+  ReloadProgress progress;
+  std::optional<FileId> progress_id;
+  if (auto written = write_reload_progress(progress_path, progress); !written) {
+    log_line(LogLevel::warning, "",
+             written.error().message + "; `claude-key-refresher reload` cannot wait for a reload");
+  } else {
+    progress_id = file_id(progress_path);
+  }
+  const auto record_progress = [&] {
+    if (progress_id && write_reload_progress(progress_path, progress)) {
+      progress_id = file_id(progress_path);
+    }
+  };
+  notify_ready(workers->size(), {});
   log_line(LogLevel::info, "",
            "running with " + to_decimal(workers->size()) + " profile(s) from " +
-               (config.path.empty() ? "the environment" : config.path));
+               (config.path.empty() ? "the environment" : config.path) +
+               (watchdog.ms_until_due() >= 0 ? "; feeding the systemd watchdog" : ""));
 
   for (;;) {
-    const int signal_number = signals.wait();
+    watchdog.feed_if_due(*workers);
+    const int signal_number = wait_signal(watchdog.ms_until_due());
     if (signal_number == SIGHUP) {
+      ++progress.started;
+      record_progress();
       notify_systemd("RELOADING=1");
       auto reloaded = load_config(options.config_path);
+      std::string note;
       if (!reloaded) {
         for (const auto& problem : reloaded.error())
           log_line(LogLevel::error, "", problem.to_string());
         log_line(LogLevel::error, "", "reload refused: keeping the running configuration");
+        progress.ok = false;
+        progress.message = problems_text(reloaded.error());
+        note = "reload refused, running the previous configuration";
       } else {
-        workers->clear();  // stops every worker, releasing its claim and socket
-        auto restarted = start_workers(*reloaded, options, *dir);
+        stop_workers(*workers, watchdog);  // each releases its claim and socket
+        auto restarted = start_workers(*reloaded, options, *dir, watchdog.worker_max_sleep());
         if (!restarted) {
           log_line(LogLevel::error, "",
                    restarted.error().message + "; restarting the previous configuration");
-          restarted = start_workers(config, options, *dir);
+          progress.ok = false;
+          progress.message = one_line(restarted.error().message, 900);
+          note = "reload failed, running the previous configuration";
+          restarted = start_workers(config, options, *dir, watchdog.worker_max_sleep());
           if (!restarted) return 71;
         } else {
           config = std::move(*reloaded);
           log_line(LogLevel::info, "", "configuration reloaded");
+          progress.ok = true;
+          progress.message = "reloaded " + to_decimal(restarted->size()) + " profile(s) from " +
+                             (config.path.empty() ? "the environment" : config.path);
         }
         *workers = std::move(*restarted);
       }
-      notify_systemd("READY=1");
+      progress.finished = progress.started;
+      // READY=1 before the answer: systemd reads it before the exit of the ExecReload
+      // process that is waiting for that answer.
+      notify_ready(workers->size(), note);
+      record_progress();
       continue;
     }
     if (signal_number == SIGTERM || signal_number == SIGINT) break;
@@ -425,9 +668,10 @@ int run_daemon(Config config, const DaemonOptions& options) {
   const bool lost = g_state_lost.load();
   log_line(LogLevel::info, "",
            lost ? "stopping: the state dir is no longer this daemon's" : "stopping");
-  workers->clear();
+  stop_workers(*workers, watchdog);
   // Like the sockets: a pid file replaced by a newer daemon's is left to it.
   if (pid_file_id && file_id(options.pid_file) == pid_file_id) ::unlink(options.pid_file.c_str());
+  if (progress_id && file_id(progress_path) == progress_id) ::unlink(progress_path.c_str());
   return lost ? kLostStateExit : 0;
 }
 

@@ -4,6 +4,7 @@
 //   failed but the published credential is still valid · 77 refresh failed, nothing valid
 //   left, the backend refused (permanent: the user must act) · 78 configuration problem ·
 //   `once` stopped by SIGTERM/SIGINT/SIGHUP: 143/130/129, after the refresh in flight saved.
+//   `status` exits with the worst profile's health in these codes (status_report.h).
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -16,20 +17,25 @@
 
 #include "refresher/caller_ttl.h"
 #include "refresher/callers_gc.h"
+#include "refresher/check_config_command.h"
 #include "refresher/clock.h"
+#include "refresher/command_suggestion.h"
 #include "refresher/config.h"
 #include "refresher/daemon.h"
-#include "refresher/json_text.h"
 #include "refresher/log.h"
 #include "refresher/oauth/account.h"
 #include "refresher/process_hardening.h"
 #include "refresher/refresh.h"
+#include "refresher/reload_command.h"
 #include "refresher/signal_deferral.h"
 #include "refresher/socket_client.h"
+#include "refresher/status_command.h"
 #include "refresher/status_report.h"
 #include "shared/paths.h"
 #include "shared/refresh_protocol.h"
 #include "shared/text.h"
+
+#include "ckh_version.h"
 
 namespace {
 
@@ -141,12 +147,15 @@ int command_once(const Common& common, bool force, bool quiet, const std::string
       return answer_helper(RefreshReply{false, 0, ErrorClass::config, selection.error().front()});
     return report_problems(selection.error());
   }
+  // A person at a terminal retries a permanent error at once; cron and timers (no
+  // terminal) and the helper keep waiting for its cause to change (permanent_stop.h).
+  const bool person = !for_helper && (::isatty(STDIN_FILENO) == 1 || ::isatty(STDERR_FILENO) == 1);
   RealClock clock;
   int worst = kOk;
   for (const ProfileConfig* profile : selection->profiles) {
     const ProfilePaths paths = profile_paths(selection->state_dir, profile->name);
-    RefreshOutcome outcome =
-        refresh_profile(*profile, paths, request, RefreshEnvironment{clock, random_uniform01});
+    RefreshOutcome outcome = refresh_profile(*profile, paths, request,
+                                             RefreshEnvironment{clock, random_uniform01, person});
     const int stopped_by = stop_signals.take();
     if (stopped_by != 0) {
       const char* name = sigabbrev_np(stopped_by);
@@ -219,82 +228,16 @@ int command_signal(const Common& common) {
 
 int command_status(const Common& common, bool json) {
   auto selection = select(common);
-  if (!selection) return report_problems(selection.error());
-  RealClock clock;
-  const ClockReading reading = read_clock(clock);
-  const std::int64_t now = reading.unix_s;
-  std::vector<ProfileReport> reports;
-  for (const ProfileConfig* profile : selection->profiles)
-    reports.push_back(gather_report(*profile, selection->state_dir, reading));
-  const std::string text =
-      json ? format_report_json(reports, now) : format_report_text(reports, now);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  return kOk;
+  if (!selection) {
+    if (json) print_status_config_problems_json(selection.error());
+    return report_problems(selection.error());
+  }
+  return status_command(selection->profiles, selection->state_dir, json);
 }
 
-int command_check_config(const Common& common, bool json) {
-  auto selection = select(common);
-  if (!selection) {
-    const std::string path = resolve_config_path(common);
-    if (json) {
-      std::string out = "{\"config\":" + json_quote(path) + ",\"ok\":false,\"problems\":[";
-      for (std::size_t i = 0; i < selection.error().size(); ++i) {
-        out += (i == 0 ? "" : ",") + json_quote(selection.error()[i]);
-      }
-      out += "]}\n";
-      std::fwrite(out.data(), 1, out.size(), stdout);
-    }
-    report_problems(selection.error());
-    std::fprintf(stderr, "claude-key-refresher: %zu problem(s) in %s\n", selection.error().size(),
-                 path.c_str());
-    return kConfig;
-  }
-  const Config* config = &selection->config;
-  const auto* profiles = &selection->profiles;
-  // Not errors: the configuration works, but costs more than it should.
-  const CallerTtl ttl = caller_ttl();
-  std::vector<std::string> warnings;
-  for (const ProfileConfig* p : *profiles) {
-    if (auto warning = short_lifetime_warning(*p, ttl)) warnings.push_back(std::move(*warning));
-  }
-  if (json) {
-    std::string out = fmt::format("{{\"config\":{},\"ok\":true,\"defaulted\":{},\"profiles\":[",
-                                  json_quote(config->path), config->defaulted);
-    bool first = true;
-    for (const ProfileConfig* p : *profiles) {
-      const auto lifetime = p->backend->expected_lifetime();
-      out += fmt::format(
-          "{}{{\"name\":{},\"backend\":{},\"credential_lifetime_seconds\":{},\"refresh_interval_"
-          "seconds\":{},"
-          "\"refresh_before_expiry_seconds\":{}}}",
-          first ? "" : ",", json_quote(p->name), json_quote(p->backend->name()),
-          lifetime ? fmt::format("{}", lifetime->count()) : "null", p->refresh_interval.count(),
-          p->refresh_before_expiry.count());
-      first = false;
-    }
-    out += "],\"warnings\":[";
-    for (std::size_t i = 0; i < warnings.size(); ++i) {
-      out += (i == 0 ? "" : ",") + json_quote(warnings[i]);
-    }
-    out += "]}\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    return kOk;
-  }
-  if (config->defaulted) {
-    std::printf(
-        "%s: no profiles configured; using the default profile (static backend on "
-        "ANTHROPIC_API_KEY)\n",
-        config->path.empty() ? "no config file" : config->path.c_str());
-  } else {
-    std::printf("%s: OK (%zu profile(s))\n", config->path.c_str(), profiles->size());
-  }
-  for (const ProfileConfig* p : *profiles) {
-    std::printf("  %s: backend %s, refresh every %llds or %llds before expiry\n", p->name.c_str(),
-                p->backend->name(), static_cast<long long>(p->refresh_interval.count()),
-                static_cast<long long>(p->refresh_before_expiry.count()));
-  }
-  for (const auto& warning : warnings) std::printf("  warning: %s\n", warning.c_str());
-  return kOk;
+int command_check_config(const Common& common, bool json, bool probe) {
+  const CheckConfigRequest request{resolve_config_path(common), common.profile, json, probe};
+  return check_config_command(request) ? kOk : kConfig;
 }
 
 int command_run(const Common& common, const std::string& pid_file) {
@@ -402,12 +345,26 @@ int main(int argc, char** argv) {
   ckh::harden_process();  // first: no core dump may ever hold a token
   // A helper that gave up waiting closes our stdout: finish the refresh anyway.
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"claude-key-refresher: keeps Claude Code's apiKeyHelper credential cache fresh"};
+  // Named, so that --help (and the man page help2man makes of it) shows the program, not
+  // the path it was started by.
+  CLI::App app{"claude-key-refresher: keeps Claude Code's apiKeyHelper credential cache fresh",
+               "claude-key-refresher"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "claude-key-refresher 0.1.0");
+  app.set_version_flag("--version", "claude-key-refresher " + std::string(ckh::kVersion));
+  app.set_help_all_flag("--help-all", "print the help of every command and exit");
+  app.footer(
+      "Every command takes --config FILE (before or after the command) and --profile P.\n"
+      "Exit: 0 ok, 64 usage, 69 failed with nothing valid left, 75 failed but the old\n"
+      "  credential is still valid, 77 the backend refused (act on it), 78 configuration.\n"
+      "Environment: CLAUDE_KEY_HELPER_CONFIG, CLAUDE_KEY_HELPER_STATE_DIR, XDG_CONFIG_HOME,\n"
+      "  XDG_STATE_HOME, ANTHROPIC_API_KEY (no config: a static profile 'default' on it).");
 
   Common common;
-  bool force = false, quiet = false, json = false;
+  // Also before the command (`--config X status`): the same variable as each command's.
+  app.add_option("--config,-c", common.config,
+                 "config file (default: $CLAUDE_KEY_HELPER_CONFIG or "
+                 "$XDG_CONFIG_HOME/claude-key-helper/config.toml)");
+  bool force = false, quiet = false, json = false, probe = false;
   std::string helper_request, pid_file;
 
   auto* run =
@@ -424,13 +381,18 @@ int main(int argc, char** argv) {
   auto* signal = app.add_subcommand("signal", "ask the running daemon to refresh now");
   add_common(signal, common, "only this profile (default: every profile)");
 
-  auto* status = app.add_subcommand("status", "show each profile's state (never a secret)");
+  auto* status = app.add_subcommand(
+      "status",
+      "show each profile's state and health (never a secret); exits with the worst "
+      "profile's: 0 ok, 75 stale, 69 unavailable, 77 refused, 78 config");
   add_common(status, common, "only this profile (default: every profile)");
   status->add_flag("--json", json, "machine-readable output");
 
   auto* check = app.add_subcommand("check-config", "validate the configuration file");
   add_common(check, common, "only this profile (default: every profile)");
   check->add_flag("--json", json, "machine-readable output");
+  check->add_flag("--probe", probe,
+                  "also check that files, programs and endpoints are there and usable (TLS)");
 
   AccountOptions account;
   auto* login = app.add_subcommand(
@@ -453,9 +415,23 @@ int main(int argc, char** argv) {
   logout->add_flag("--claude-code", account.claude_code,
                    "also remove the login from Claude Code's credential store");
 
+  ReloadOptions reload_options;
+  auto* reload = add_reload_command(app, reload_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    // No command word CLI11 knows: say which was meant instead of "A subcommand is required".
+    const bool no_command = dynamic_cast<const CLI::RequiredError*>(&error) != nullptr ||
+                            dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr;
+    if (no_command && app.get_subcommands().empty()) {
+      std::vector<std::string_view> names;
+      for (const auto* command : app.get_subcommands({})) names.push_back(command->get_name());
+      const auto unplaced = app.remaining();
+      std::fprintf(stderr, "claude-key-refresher: %s\n",
+                   unknown_command_message(unplaced, names).c_str());
+      return kUsage;
+    }
     const int code = app.exit(error);
     return code == 0 ? kOk : kUsage;
   }
@@ -468,9 +444,15 @@ int main(int argc, char** argv) {
   if (*once) return command_once(common, force, quiet, helper_request);
   if (*signal) return command_signal(common);
   if (*status) return command_status(common, json);
-  if (*check) return command_check_config(common, json);
+  if (*check) return command_check_config(common, json, probe);
   if (*login) return command_account(common, AccountCommand::login, account);
   if (*import) return command_account(common, AccountCommand::import_claude_code, account);
   if (*logout) return command_account(common, AccountCommand::logout, account);
+  if (*reload) {
+    auto done = reload_daemon(reload_options);
+    std::fprintf(done ? stdout : stderr, "claude-key-refresher: %s\n",
+                 done ? done->c_str() : done.error().message.c_str());
+    return done ? kOk : exit_for_error(done.error());
+  }
   return kUsage;
 }

@@ -1,36 +1,111 @@
 #include "refresher/permanent_stop.h"
 
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
 
 #include "refresher/fingerprint.h"
+#include "refresher/schedule.h"
 #include "shared/secure_file.h"
+#include "shared/text.h"
 
 namespace ckh {
 
 namespace {
 
 constexpr std::size_t kMaxSecretBytes = 1024 * 1024;  // as refresh.cpp reads it
+constexpr std::size_t kKeyBytes = 32;
+
+std::string stat_line(const struct stat& info) {
+  return to_decimal(static_cast<std::uint64_t>(info.st_dev)) + " " +
+         to_decimal(static_cast<std::uint64_t>(info.st_ino)) + " " +
+         to_decimal(static_cast<std::int64_t>(info.st_size)) + " " +
+         to_decimal(static_cast<std::int64_t>(info.st_mtim.tv_sec)) + "." +
+         to_decimal(static_cast<std::int64_t>(info.st_mtim.tv_nsec)) + " " +
+         to_decimal(static_cast<std::int64_t>(info.st_ctim.tv_sec)) + "." +
+         to_decimal(static_cast<std::int64_t>(info.st_ctim.tv_nsec)) + " " +
+         to_decimal(static_cast<std::uint64_t>(info.st_mode)) + " " +
+         to_decimal(static_cast<std::uint64_t>(info.st_uid));
+}
+
+// Who the file is now, not what it holds: creating, replacing, editing, chmod or chown of
+// it (or a chmod of its directory) changes this.
+std::string file_identity(const std::string& path) {
+  std::string out = "file " + to_decimal(path.size()) + ":" + path + " ";
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) return out + "absent " + to_decimal(errno);
+  out += stat_line(info);
+  if (S_ISLNK(info.st_mode)) {
+    struct stat target {};
+    out += ::stat(path.c_str(), &target) == 0 ? " -> " + stat_line(target)
+                                              : " -> absent " + to_decimal(errno);
+  }
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  struct stat dir_info {};
+  if (::stat(dir.c_str(), &dir_info) == 0) {
+    out += " dir " + to_decimal(static_cast<std::uint64_t>(dir_info.st_mode)) + " " +
+           to_decimal(static_cast<std::uint64_t>(dir_info.st_uid));
+  }
+  return out;
+}
+
+std::optional<std::string> read_key(const ProfilePaths& paths) {
+  auto key = read_private_file(fingerprint_key_path(paths), 4096);
+  if (!key || key->size() < kKeyBytes) return std::nullopt;
+  return std::move(*key);
+}
+
+std::string secret_on_disk(const ProfilePaths& paths) {
+  auto secret = read_private_file(paths.secret, kMaxSecretBytes);
+  return secret ? std::move(*secret) : std::string();
+}
 
 }  // namespace
 
-std::string failure_inputs_fingerprint(const ProfileConfig& profile,
-                                       std::string_view secret_state) {
-  std::string inputs = "profile " + profile.name + "\nbackend " + profile.backend_name +
-                       "\nconfig " + profile.config_fingerprint + "\nsecret ";
-  inputs += secret_state;
-  // A static key from an environment variable: setting it (and restarting) is the fix.
+std::string fingerprint_key_path(const ProfilePaths& paths) {
+  // P.status -> P.fpkey: the same profile, the same directory.
+  std::string path = paths.status;
+  if (path.ends_with(".status")) path.resize(path.size() - 7);
+  return path + ".fpkey";
+}
+
+std::string failure_inputs_fingerprint(const ProfileConfig& profile, std::string_view secret_state,
+                                       std::string_view key) {
+  std::string inputs = "ckh-source-state 2\nprofile " + profile.name + "\nbackend " +
+                       profile.backend_name + "\nconfig " + profile.config_fingerprint + "\n";
   if (profile.backend) {
+    inputs += "settings " + source_settings_fingerprint(profile) + "\n";
+    // A static key from an environment variable: setting it (and restarting) is the fix.
     for (const auto& name : profile.backend->secret_env_names()) {
       const char* value = std::getenv(name.c_str());
-      inputs += "\nenv " + name + "=" + (value ? value : "");
+      append_setting(inputs, "env " + name, value ? value : "");
     }
+    const SourceState state = profile.backend->source_state();
+    for (const auto& [name, value] : state.env) append_setting(inputs, "reads " + name, value);
+    for (const auto& file : state.files) inputs += file_identity(file) + "\n";
   }
-  return token_fingerprint(inputs);
+  append_setting(inputs, "secret", secret_state);
+  return keyed_fingerprint(key, inputs);
 }
 
 std::string current_failure_inputs(const ProfileConfig& profile, const ProfilePaths& paths) {
-  auto secret = read_private_file(paths.secret, kMaxSecretBytes);
-  return failure_inputs_fingerprint(profile, secret ? std::string_view(*secret) : "");
+  const auto key = read_key(paths);
+  if (!key) return {};
+  return failure_inputs_fingerprint(profile, secret_on_disk(paths), *key);
+}
+
+std::string failure_inputs_to_record(const ProfileConfig& profile, const ProfilePaths& paths) {
+  auto key = read_key(paths);
+  if (!key) {
+    std::string fresh(kKeyBytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(fresh.data()), kKeyBytes) != 1) return {};
+    if (!write_private_file_atomic(fingerprint_key_path(paths), fresh)) return {};
+    key = std::move(fresh);
+  }
+  return failure_inputs_fingerprint(profile, secret_on_disk(paths), *key);
 }
 
 bool stopped_for_inputs(const StatusRecord& status, std::string_view fingerprint) {
@@ -38,9 +113,29 @@ bool stopped_for_inputs(const StatusRecord& status, std::string_view fingerprint
          status.stopped_for == fingerprint;
 }
 
+bool failed_for_other_inputs(const StatusRecord& status, std::string_view current) {
+  return status.error_class && !status.stopped_for.empty() && status.stopped_for != current;
+}
+
+StatusRecord without_outdated_backoff(StatusRecord status, std::string_view current) {
+  if (failed_for_other_inputs(status, current)) status.backoff_until.reset();
+  return status;
+}
+
+std::optional<std::int64_t> next_automatic_attempt(const std::optional<CredentialRecord>& record,
+                                                   const StatusRecord& status,
+                                                   const ProfileConfig& profile,
+                                                   const ProfilePaths& paths, std::int64_t now) {
+  const std::string current = current_failure_inputs(profile, paths);
+  return next_attempt(record, without_outdated_backoff(status, current), profile, now,
+                      stopped_for_inputs(status, current));
+}
+
 std::string stopped_message(const StatusRecord& status, const std::string& profile_name) {
-  return status.last_error + " (not retried automatically: fix it, then run: " +
-         "claude-key-refresher once --force --profile " + profile_name + ")";
+  return status.last_error +
+         " (not retried until the config, key file or secret changes; to retry now: "
+         "claude-key-refresher once --force --profile " +
+         profile_name + ")";
 }
 
 }  // namespace ckh

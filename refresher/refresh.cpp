@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "refresher/fingerprint.h"
 #include "refresher/log.h"
 #include "refresher/permanent_stop.h"
 #include "refresher/profile_lock.h"
@@ -11,6 +12,7 @@
 #include "refresher/temp_recovery.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
+#include "shared/time_text.h"
 
 namespace ckh {
 
@@ -34,8 +36,7 @@ bool nothing_valid_at(const std::optional<CredentialRecord>& record, std::int64_
 bool satisfied(const std::optional<CredentialRecord>& record, const RefreshRequest& request,
                const ProfileConfig& profile, const StatusRecord& status, std::int64_t now) {
   if (!record) return false;
-  if (record->backend != (profile.backend ? profile.backend->name() : profile.backend_name))
-    return false;
+  if (!fetched_from_current_source(*record, profile)) return false;
   switch (request.reason) {
     case RefreshReason::forced:
       return false;
@@ -52,21 +53,22 @@ bool satisfied(const std::optional<CredentialRecord>& record, const RefreshReque
   return false;
 }
 
-std::string utc_time(std::int64_t unix_s) {
-  return format_utc(unix_s, "%Y-%m-%d %H:%M:%S UTC");
-}
-
-std::string retry_after_message(const StatusRecord& status) {
-  std::string message = "the server asked to wait until " + utc_time(*status.retry_after_until) +
+std::string retry_after_message(const StatusRecord& status, std::int64_t now) {
+  std::string message = "the server asked to wait until " +
+                        time_and_relative(*status.retry_after_until, now) +
                         " (Retry-After); not retried before then";
   if (!status.last_error.empty()) message += ": " + status.last_error;
   return message;
 }
 
-std::string backoff_message(const StatusRecord& status) {
-  std::string message = "backing off after " + to_decimal(status.consecutive_failures) +
-                        " failure(s) until " + to_decimal(*status.backoff_until) + " (unix)";
-  if (!status.last_error.empty()) message += ": " + status.last_error;
+// The error first (what to fix), then until when nothing is tried and how to try now.
+std::string backoff_message(const StatusRecord& status, const std::string& profile,
+                            std::int64_t now) {
+  std::string message =
+      status.last_error.empty() ? std::string("the last refresh failed") : status.last_error;
+  message += " (backing off after " + to_decimal(status.consecutive_failures) +
+             " failure(s) until " + time_and_relative(*status.backoff_until, now) +
+             "; to retry now: claude-key-refresher once --force --profile " + profile + ")";
   return message;
 }
 
@@ -125,7 +127,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   // the lock is not held for the length of a Retry-After; the daemon's timer comes back.
   if (status.retry_after_until && now < *status.retry_after_until) {
     outcome.action = RefreshAction::backing_off;
-    outcome.reply = failed_reply(ErrorClass::transient, retry_after_message(status));
+    outcome.reply = failed_reply(ErrorClass::transient, retry_after_message(status, now));
     return outcome;
   }
   if (request.reason == RefreshReason::suspected_401 && status.last_forced_at &&
@@ -138,9 +140,17 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     return outcome;
   }
   const bool explicit_force = request.reason == RefreshReason::forced;
-  // A permanent failure for this very configuration and secret: only the user moves on.
+  // A person retries an error that is not transient at once: they may have fixed what no
+  // fingerprint sees (a Vault policy, an IAM grant, the script a command runs).
+  const bool person_retry =
+      environment.person && status.error_class && *status.error_class != ErrorClass::transient;
+  // A failure for another source state than today's holds nothing back: the user changed
+  // the configuration, a key file or a secret (permanent_stop.h).
   const std::string inputs = current_failure_inputs(profile, paths);
-  if (!explicit_force && stopped_for_inputs(status, inputs)) {
+  if (failed_for_other_inputs(status, inputs)) {
+    status = without_outdated_backoff(std::move(status), inputs);
+  } else if (!explicit_force && !person_retry && stopped_for_inputs(status, inputs)) {
+    // A permanent failure for this very source state: only the user moves on.
     outcome.action = RefreshAction::backing_off;
     outcome.reply = failed_reply(ErrorClass::permanent, stopped_message(status, profile.name));
     return outcome;
@@ -151,17 +161,18 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   const bool retry_allowed =
       nothing_valid &&
       (!status.last_attempt_at || now - *status.last_attempt_at >= profile.backoff_min.count());
-  if (!explicit_force && !retry_allowed && status.backoff_until && now < *status.backoff_until) {
+  if (!explicit_force && !person_retry && !retry_allowed && status.backoff_until &&
+      now < *status.backoff_until) {
     outcome.action = RefreshAction::backing_off;
-    outcome.reply =
-        failed_reply(status.error_class.value_or(ErrorClass::transient), backoff_message(status));
+    outcome.reply = failed_reply(status.error_class.value_or(ErrorClass::transient),
+                                 backoff_message(status, profile.name, now));
     return outcome;
   }
   // A credential that lives no longer than the caller's TTL never satisfies an 'expiring'
   // request: without this, every helper call would run the backend. While the record is
   // valid and the backend ran less than a gap ago, the caller gets what there is.
   if (request.reason == RefreshReason::expiring && !nothing_valid &&
-      record->backend == (profile.backend ? profile.backend->name() : profile.backend_name)) {
+      fetched_from_current_source(*record, profile)) {
     const std::int64_t gap = short_lived_min_gap(*record, profile, request.need_until, now);
     if (gap > 0 && status.last_attempt_at && now - *status.last_attempt_at < gap) {
       outcome.action = RefreshAction::skipped;
@@ -215,6 +226,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
       next.generation = status.last_generation + 1;
       next.backend = profile.backend->name();
       next.source = one_line(fetched->source, 200);
+      next.source_fingerprint = source_settings_fingerprint(profile);
       next.fetched_at = now;
       next.expires_at = fetched->expires_at;
       next.credential = fetched->credential;
@@ -256,9 +268,9 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     if (error.retry_after_s && *error.retry_after_s > 0) {
       status.retry_after_until = finished + *error.retry_after_s;
     }
-    // After the call: the backend may have rewritten P.secret (permanent_stop.h).
-    status.stopped_for =
-        error.kind == ErrorClass::permanent ? current_failure_inputs(profile, paths) : "";
+    // What this failure was for, so that a change of it ends the backoff and the stop at
+    // once; after the call: the backend may have rewritten P.secret (permanent_stop.h).
+    status.stopped_for = failure_inputs_to_record(profile, paths);
     outcome.action = RefreshAction::failed;
     outcome.reply = failed_reply(error.kind, status.last_error);
   }

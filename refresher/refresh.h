@@ -7,7 +7,11 @@
 // - Skips the backend when another process already did the work the request asks for.
 // - Generations strictly increase, even across a corrupt or deleted P.cred.
 // - A failure never touches P.cred: the last good credential stays published until it
-//   expires (stale-while-error); the failure and the backoff go to P.status.
+//   expires (stale-while-error); the failure and the backoff go to P.status, with the
+//   source state it happened for: once that changes, neither holds anything back
+//   (permanent_stop.h).
+// - A record fetched under other source settings than the profile's (schedule.h
+//   fetched_from_current_source) satisfies no request: an edited source is served at once.
 // - Intervals (refresh_interval, backoff, rate limits, Retry-After) are elapsed time, immune
 //   to wall-clock steps; expiry is wall time (schedule.h).
 // - Rotated secrets are durable before the credential that came with them is published.
@@ -38,7 +42,8 @@ enum class RefreshAction {
   rate_limited,  // a suspected-401 refresh came too soon after the last forced one
   backing_off,   // the backend was not called: in backoff after failures, a Retry-After
                  // in force (even for a forced request), or a permanent failure for this
-                 // config and secret (permanent_stop.h; a forced request still tries)
+                 // source state (permanent_stop.h; a forced request or a person still
+                 // tries, and a changed config, key file or secret ends both at once)
   failed,        // the backend (or publishing) failed
 };
 
@@ -52,6 +57,11 @@ struct RefreshOutcome {
 struct RefreshEnvironment {
   const Clock& clock;
   double (*uniform01)();  // randomness for backoff jitter
+  // A person asked (`once` with a terminal on stdin or stderr): a permanent error is tried
+  // again at once instead of waiting for its cause to change (permanent_stop.h); the
+  // backoff of a transient one and a Retry-After still hold. Cron, timers, the daemon and
+  // the helper leave it false.
+  bool person = false;
 };
 
 double random_uniform01();

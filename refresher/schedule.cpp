@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "refresher/fingerprint.h"
+
 namespace ckh {
 
 namespace {
@@ -57,11 +59,17 @@ std::int64_t interval_start(const CredentialRecord& record, const StatusRecord& 
   return std::min(start, now);
 }
 
+bool fetched_from_current_source(const CredentialRecord& record, const ProfileConfig& profile) {
+  const std::string backend = profile.backend ? profile.backend->name() : profile.backend_name;
+  return record.backend == backend &&
+         record.source_fingerprint == source_settings_fingerprint(profile);
+}
+
 std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profile,
                       std::int64_t start) {
-  // Published by another backend (the config changed): replace it at once.
-  const std::string backend = profile.backend ? profile.backend->name() : profile.backend_name;
-  if (record.backend != backend) return std::min(start, record.fetched_at);
+  // Published by another backend or from other source settings (the config changed, or a
+  // record from before source fingerprints): replace it at once.
+  if (!fetched_from_current_source(record, profile)) return std::min(start, record.fetched_at);
   std::int64_t due = saturating_add(start, profile.refresh_interval.count());
   if (record.expires_at) {
     const std::int64_t lifetime = std::max<std::int64_t>(0, *record.expires_at - record.fetched_at);

@@ -45,10 +45,16 @@ std::int64_t interval_start(const CredentialRecord& record, const StatusRecord& 
 // refresh_before_expiry would remain. For credentials that live shorter than twice
 // refresh_before_expiry, at half their life instead (a 60 s credential with the default
 // 10 m would otherwise be "due" the moment it arrives).
-// A record published by a different backend than the profile's is due at once.
+// A record published by a different backend than the profile's, or under other source
+// settings (fetched_from_current_source), is due at once.
 std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profile,
                       std::int64_t start);
 std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profile);
+
+// Whether the record was fetched by the profile's backend under its current source settings
+// (its source_fingerprint, fingerprint.h): editing a profile's source (another key file,
+// env -> file, a new Vault path or AWS secret id, another command) makes it false.
+bool fetched_from_current_source(const CredentialRecord& record, const ProfileConfig& profile);
 
 // When the next automatic attempt may be made: now when there is no record, else
 // max(due, backoff end, Retry-After end); none while `stopped` (a permanent failure waits

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "shared/line_io.h"
+#include "shared/paths.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -11,7 +12,12 @@ Result<std::string> exchange_with_daemon(const std::string& socket_path, std::st
                                          int timeout_ms) {
   // One deadline for the whole exchange: a stopped daemon cannot hold us in connect().
   const std::int64_t deadline_ms = monotonic_ms() + timeout_ms;
-  auto fd = connect_unix(socket_path, deadline_ms);
+  // A daemon listens in the runtime dir, or in the state dir (shared/paths.h): try both.
+  const SocketCandidates sockets = daemon_sockets(socket_path);
+  Result<int> fd =
+      fail(ErrorClass::not_found, "no refresher daemon is listening on " + socket_path);
+  if (!sockets.runtime.empty()) fd = connect_unix(sockets.runtime, deadline_ms);
+  if (!fd && fd.error().kind == ErrorClass::not_found) fd = connect_unix(socket_path, deadline_ms);
   if (!fd) return std::unexpected(fd.error());
   Result<std::string> answer =
       send_all_until(*fd, request, deadline_ms)

@@ -54,6 +54,26 @@ Result<std::string> config_path() {
   return resolve("CLAUDE_KEY_HELPER_CONFIG", "XDG_CONFIG_HOME", ".config", "config.toml");
 }
 
+std::string runtime_dir() {
+  if (!env_or_empty("CLAUDE_KEY_HELPER_STATE_DIR").empty()) return {};
+  const auto base = env_or_empty("XDG_RUNTIME_DIR");
+  if (base.empty() || base.front() != '/') return {};
+  std::string dir(base);
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir + "/claude-key-helper";
+}
+
+SocketCandidates daemon_sockets(const std::string& state_sock) {
+  SocketCandidates candidates{{}, state_sock};
+  const std::string runtime = runtime_dir();
+  if (runtime.empty()) return candidates;
+  const auto slash = state_sock.rfind('/');
+  const std::string name = slash == std::string::npos ? state_sock : state_sock.substr(slash + 1);
+  candidates.runtime = runtime + "/" + name;
+  if (candidates.runtime == state_sock) candidates.runtime.clear();  // the state dir is there
+  return candidates;
+}
+
 ProfilePaths profile_paths(const std::string& dir, std::string_view profile) {
   std::string base = dir + "/";
   base += profile;

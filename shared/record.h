@@ -1,17 +1,21 @@
 // The credential record, P.cred: the contract between the refresher (sole writer) and the
 // helper (reader). Line format (see kv_lines.h), in exactly this order:
 //
-//   claude-key-helper-cred v1
+//   claude-key-helper-cred v2
 //   generation: <u64, strictly increasing per profile>
 //   backend: <backend name, e.g. static>
 //   source: <where it came from, never a secret, e.g. env ANTHROPIC_API_KEY>
+//   source_fingerprint: <token naming the profile's source settings when it was fetched
+//                        (refresher/fingerprint.h; no secret in them), or "none">
 //   fetched_at: <unix seconds>
 //   expires_at: <unix seconds, or "none">
 //   credential: <the credential: 1..16384 bytes of 0x21..0x7e>
 //   end
 //
-// A reader refuses anything else as corrupt (exit 65 in the helper). Callers: the helper
-// (parse), the refresher's publish and status (parse, serialize).
+// Version 1 (without source_fingerprint) is still read, with the field empty: the
+// refresher takes such a record as fetched under other settings (due at once), the helper
+// serves it as before. A reader refuses anything else as corrupt (exit 65 in the helper).
+// Callers: the helper (parse), the refresher's publish and status (parse, serialize).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +28,7 @@
 namespace ckh {
 
 inline constexpr std::string_view kRecordMagic = "claude-key-helper-cred";
-inline constexpr unsigned kRecordVersion = 1;
+inline constexpr unsigned kRecordVersion = 2;
 inline constexpr std::size_t kMaxCredentialBytes = 16384;
 inline constexpr std::size_t kMaxRecordBytes = 64 * 1024;
 
@@ -32,6 +36,7 @@ struct CredentialRecord {
   std::uint64_t generation = 0;
   std::string backend;
   std::string source;
+  std::string source_fingerprint;  // empty: none (a version 1 record)
   std::int64_t fetched_at = 0;
   std::optional<std::int64_t> expires_at;  // none: never expires
   std::string credential;
@@ -47,7 +52,8 @@ Result<CredentialRecord> parse_record(std::string_view text);
 // the record, else why not (unsafe, corrupt, io), the message naming the path.
 Result<std::optional<CredentialRecord>> read_record_file(const std::string& path);
 
-// Precondition: validate_credential(record.credential) and one-line backend/source.
+// Precondition: validate_credential(record.credential) and one-line backend/source. A
+// source_fingerprint that is not a printable token of at most 64 bytes is written as none.
 std::string serialize_record(const CredentialRecord& record);
 
 }  // namespace ckh

@@ -14,8 +14,10 @@
 //   last_forced_at: <unix s|none>
 //   last_generation: <n>          (survives a corrupt or deleted P.cred: generations never repeat)
 //   retry_after_until: <unix s|none>  (the peer's Retry-After: no request at all before it)
-//   stopped_for: <fingerprint|none>   (a permanent failure for this config+P.secret: no
-//                                      automatic retry until they change)
+//   stopped_for: <fingerprint|none>   (the source state the last failure happened for,
+//                                      refresher/permanent_stop.h: a permanent one is not
+//                                      retried automatically, and a backoff holds, only
+//                                      while it is unchanged)
 //   boot_id: <id|none>                (the boot boot_ms counts in)
 //   boot_ms: <ms|none>                (CLOCK_BOOTTIME when updated_at was taken: tells a
 //                                      later reader how far the wall clock was stepped since)

@@ -96,11 +96,56 @@ std::string one_line(std::string_view text, std::size_t max_bytes) {
     if (out.size() > max_bytes) break;
   }
   if (out.size() > max_bytes) {
-    const std::size_t keep = max_bytes > 3 ? max_bytes - 3 : 0;
+    std::size_t keep = max_bytes > 3 ? max_bytes - 3 : 0;
+    // Never mid-word when a word boundary is near (within the last half kept): a reader
+    // should not see "permane..."; a single long word (a path, a token) is cut where it must.
+    // Never inside a UTF-8 sequence either.
+    if (out[keep] != ' ') {
+      const std::size_t space = out.rfind(' ', keep);
+      if (space != std::string::npos && space >= keep / 2) keep = space;
+    }
+    while (keep > 0 && (static_cast<unsigned char>(out[keep]) & 0xC0) == 0x80) --keep;
+    while (keep > 0 && out[keep - 1] == ' ') --keep;
     out.resize(keep);
     out += "...";
   }
   return out;
+}
+
+namespace {
+
+// Where the first "claude-key-refresher <command>" hint starts, or npos.
+std::size_t find_hint(std::string_view text) {
+  static constexpr std::string_view kCommands[] = {
+      "once", "status", "check-config", "login", "logout", "signal", "import-claude-code",
+      "run ", "reload"};
+  constexpr std::string_view kProgram = "claude-key-refresher ";
+  for (std::size_t at = text.find(kProgram); at != std::string_view::npos;
+       at = text.find(kProgram, at + 1)) {
+    const std::string_view rest = text.substr(at + kProgram.size());
+    for (const std::string_view command : kCommands) {
+      if (rest.starts_with(command)) return at;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::string without_repeated_hint(std::string_view message) {
+  while (true) {
+    const std::size_t first = find_hint(message);
+    if (first == std::string_view::npos) break;
+    const std::size_t clause = message.rfind("; ");
+    if (clause == std::string_view::npos || clause < first) break;
+    const std::string_view before = message.substr(0, clause);
+    if (find_hint(message.substr(clause)) == std::string_view::npos ||
+        find_hint(before) == std::string_view::npos) {
+      break;
+    }
+    message = before;
+  }
+  return std::string(message);
 }
 
 namespace {

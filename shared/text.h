@@ -26,8 +26,14 @@ inline std::string to_decimal(unsigned long long value) {
 }
 
 // One-line form of an arbitrary text: control characters become spaces, runs of white
-// space fold to one, the result is cut to max_bytes (with "..." when cut).
+// space fold to one, the result is cut to max_bytes (with "..." when cut): at the last word
+// boundary when one is within the second half of what is kept, never inside a UTF-8 sequence.
 std::string one_line(std::string_view text, std::size_t max_bytes);
+
+// A message keeps only its first command hint ("claude-key-refresher <command>", as in
+// "run: claude-key-refresher once --profile P"): a "; ..." clause holding a hint that an
+// outer level appended after an inner message already said what to run is dropped.
+std::string without_repeated_hint(std::string_view message);
 
 // Replaces with "[redacted]" every occurrence in text of the secret (trimmed; nothing when
 // empty) and of any 12-byte piece of it, even when white space, line breaks or backslashes

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./install/deps.sh
+./tests/deps.sh   # the build dependencies (install/deps.sh), then the tests' own
 build="${CKH_BUILD_DIR:-build-tests}"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKH_SANITIZERS=ON
 cmake --build "$build" -j"$(nproc)"

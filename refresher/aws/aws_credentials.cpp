@@ -1,8 +1,11 @@
 #include "refresher/aws/aws_credentials.h"
 
+#include <unistd.h>
+
 #include "refresher/aws/aws_ini.h"
 #include "refresher/child_env.h"
 #include "refresher/child_process.h"
+#include "refresher/config_probe.h"
 #include "refresher/file_trust.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
@@ -146,6 +149,19 @@ Result<ResolvedCredentials> from_shared_files(const AwsChainInput& input,
   }
   found = false;
   return ResolvedCredentials{};
+}
+
+// AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE (EKS IRSA) come after the shared files in the
+// SDKs' chain. This tool does not call STS AssumeRoleWithWebIdentity: they are refused by
+// name rather than skipped, so that the node's instance role never stands in for the pod's.
+std::optional<std::string> web_identity_refusal(EnvLookup env) {
+  if (!env_nonempty(env, "AWS_ROLE_ARN") || !env_nonempty(env, "AWS_WEB_IDENTITY_TOKEN_FILE")) {
+    return std::nullopt;
+  }
+  return "AWS web identity credentials (AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, as EKS "
+         "IRSA sets them) are not supported; use EKS Pod Identity (container credentials), an "
+         "AWS profile with credential_process (e.g. `aws configure export-credentials --format "
+         "process`), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for the refresher";
 }
 
 bool container_host_allowed(std::string_view url) {
@@ -338,6 +354,7 @@ Result<ResolvedCredentials> resolve_aws_credentials(const AwsChainInput& input) 
   bool found = false;
   auto shared = from_shared_files(input, profile, explicit_profile, found);
   if (!shared || found) return shared;
+  if (auto refusal = web_identity_refusal(input.env)) return fail(ErrorClass::config, *refusal);
   bool container = false;
   auto from_agent = from_container(input, container);
   if (!from_agent || container) return from_agent;
@@ -348,6 +365,60 @@ Result<ResolvedCredentials> resolve_aws_credentials(const AwsChainInput& input) 
                     ", container; instance metadata is disabled by AWS_EC2_METADATA_DISABLED)");
   }
   return from_imds(input);
+}
+
+void probe_aws_credentials(Prober& prober, EnvLookup env, const std::string& configured_profile) {
+  const auto key = env_nonempty(env, "AWS_ACCESS_KEY_ID");
+  const auto secret = env_nonempty(env, "AWS_SECRET_ACCESS_KEY");
+  if (key && secret) return;
+  if (key || secret) {
+    prober.problem(std::string(key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") +
+                   " is set but " + (key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") +
+                   " is not");
+    return;
+  }
+  const bool explicit_profile =
+      !configured_profile.empty() || env_nonempty(env, "AWS_PROFILE").has_value();
+  const std::string profile = aws_profile_name(env, configured_profile);
+  const std::string credentials_path =
+      home_file(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials");
+  const std::string config_path = home_file(env, "AWS_CONFIG_FILE", "/.aws/config");
+  bool in_files = false;
+  for (const auto& [path, what] : {std::pair{credentials_path, "AWS credentials file"},
+                                   std::pair{config_path, "AWS config file"}}) {
+    if (path.empty() || ::access(path.c_str(), F_OK) != 0) continue;
+    if (!prober.file(what, path, false)) continue;
+    auto ini = read_ini(path, what);
+    if (!ini) {
+      prober.problem(ini.error().message);
+      continue;
+    }
+    const bool is_credentials = path == credentials_path;
+    if ((is_credentials ? ini->credentials_profile(profile) : ini->config_profile(profile)) !=
+        nullptr) {
+      in_files = true;
+    }
+  }
+  if (in_files) return;
+  if (explicit_profile) {
+    prober.problem("AWS profile " + profile + " is in neither " + credentials_path + " nor " +
+                   config_path);
+    return;
+  }
+  if (auto refusal = web_identity_refusal(env)) {
+    prober.problem(*refusal);
+    return;
+  }
+  const auto full = env_nonempty(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  if (full && !env_nonempty(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") &&
+      !container_host_allowed(*full)) {
+    prober.problem("AWS_CONTAINER_CREDENTIALS_FULL_URI names host " + url_host(*full) +
+                   ", which is not allowed (https, or http to loopback or the ECS/EKS agent "
+                   "addresses)");
+  }
+  if (auto file = env_nonempty(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
+    prober.file("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", *file, false);
+  }
 }
 
 }  // namespace ckh

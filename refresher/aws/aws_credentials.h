@@ -5,6 +5,8 @@
 //      "default"): static keys in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) or
 //      AWS_CONFIG_FILE (~/.aws/config), or that profile's credential_process (run without a
 //      shell, bounded; its JSON must say "Version": 1);
+//   (web identity, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE as EKS IRSA sets them, would
+//   come here: it is not supported and refused by name, never skipped;)
 //   3. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on 169.254.170.2) or
 //      _FULL_URI (https, or http only to loopback / 169.254.170.2 / 169.254.170.23 /
 //      fd00:ec2::23), Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN;
@@ -29,6 +31,8 @@
 
 namespace ckh {
 
+class Prober;  // config_probe.h
+
 struct AwsChainInput {
   EnvLookup env;
   HttpTransport& transport;
@@ -42,6 +46,11 @@ struct ResolvedCredentials {
 };
 
 Result<ResolvedCredentials> resolve_aws_credentials(const AwsChainInput& input);
+
+// check-config --probe: the local part of the chain, without a request and without running
+// credential_process: the environment pair, the shared files (trust, the named profile), web
+// identity, the container settings and token file. IMDS cannot be checked without asking it.
+void probe_aws_credentials(Prober& prober, EnvLookup env, const std::string& configured_profile);
 
 // The profile the shared files are read for, and its region (config file), if any.
 std::string aws_profile_name(EnvLookup env, const std::string& configured);

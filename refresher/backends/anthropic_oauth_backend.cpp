@@ -11,6 +11,7 @@
 #include "refresher/sinks/claude_code_store.h"
 #include "refresher/sinks/keychain.h"
 #include "shared/text.h"
+#include "shared/time_text.h"
 
 namespace ckh {
 namespace {
@@ -167,8 +168,8 @@ Error Refresh::refused_error(const Error& error,
     out.message =
         "interrupted refresh: the refresher stopped between the token server's answer "
         "and saving it (sent " +
-        format_utc(*interrupted_at, "%Y-%m-%dT%H:%M:%SZ") +
-        "); the spent refresh token is refused; " + login_hint(profile_);
+        rfc3339_utc(*interrupted_at) + "); the spent refresh token is refused; " +
+        login_hint(profile_);
   } else {
     // The advice first: status keeps 300 bytes and the server's description can be long.
     out.message = "the subscription login is no longer valid; " + login_hint(profile_) + " (" +

@@ -61,6 +61,14 @@ class AnthropicOAuthBackend final : public Backend {
   }
   Result<FetchResult> fetch(const FetchContext& context) override;
   bool adopts_secret(std::string_view current, std::string_view candidate) const override;
+  // The token endpoint and client id (the token family itself is P.secret, never a setting).
+  std::string source_settings() const override {
+    std::string out;
+    append_setting(out, "token_url", settings_.token_url);
+    append_setting(out, "client_id", settings_.client_id);
+    return out;
+  }
+  void probe(Prober& prober) const override;  // backend_probes.cpp
 
   const AnthropicOAuthSettings& settings() const { return settings_; }
   HttpTransport& transport() const { return *transport_; }

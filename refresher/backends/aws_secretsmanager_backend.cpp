@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <simdjson.h>
+#include <cctype>
 #include <cstdlib>
 
 #include "refresher/aws/sigv4.h"
 #include "refresher/http/curl_transport.h"
-#include "refresher/json_text.h"
+#include "refresher/json_writer.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -44,7 +46,91 @@ std::string skew_note(const HttpResponse& response, std::int64_t now) {
          (now > server ? "ahead of" : "behind") + " AWS; fix the time (NTP)";
 }
 
+// The keys of a SecretString that is a JSON object, for the message that says which to set
+// (at most 20, each cut to 64 bytes); none when it is not an object. Never a value.
+std::optional<std::vector<std::string>> json_object_keys(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::object top;
+  if (parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS ||
+      doc.get(top) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  std::vector<std::string> keys;
+  for (auto [name, value] : top) {
+    if (keys.size() == 20) break;
+    keys.push_back(one_line(name, 64));
+  }
+  return keys;
+}
+
+// The key to suggest: the first whose name says it holds a key or token, else the first.
+std::string likely_key(const std::vector<std::string>& keys) {
+  for (const auto& key : keys) {
+    std::string lower;
+    for (const char c : key)
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.find("key") != std::string::npos || lower.find("token") != std::string::npos)
+      return key;
+  }
+  return keys.empty() ? std::string("...") : keys.front();
+}
+
 }  // namespace
+
+std::string AwsSecretsManagerBackend::source_settings() const {
+  const AwsSecretsManagerSettings& s = settings_;
+  std::string out;
+  append_setting(out, "secret_id", s.secret_id);
+  append_setting(out, "key", s.key);
+  append_setting(out, "version_stage", s.version_stage);
+  append_setting(out, "version_id", s.version_id);
+  append_setting(out, "region", s.region);
+  append_setting(out, "aws_profile", s.aws_profile);
+  append_setting(out, "endpoint", s.endpoint);
+  return out;
+}
+
+SourceState AwsSecretsManagerBackend::source_state() const {
+  SourceState state;
+  auto read = [this](const char* name) {
+    return env_ != nullptr ? env_(name) : std::optional<std::string>();
+  };
+  static constexpr const char* kVariables[] = {"AWS_ACCESS_KEY_ID",
+                                               "AWS_SECRET_ACCESS_KEY",
+                                               "AWS_SESSION_TOKEN",
+                                               "AWS_PROFILE",
+                                               "AWS_REGION",
+                                               "AWS_DEFAULT_REGION",
+                                               "AWS_ENDPOINT_URL",
+                                               "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                                               "AWS_CONFIG_FILE",
+                                               "AWS_SHARED_CREDENTIALS_FILE",
+                                               "AWS_ROLE_ARN",
+                                               "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                               "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                               "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                               "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                               "AWS_EC2_METADATA_DISABLED"};
+  for (const char* name : kVariables) {
+    state.env.emplace_back(name, read(name).value_or(std::string("\x01unset")));
+  }
+  // Where the credential chain reads files (aws_credentials.cpp: home_file).
+  const auto home = read("HOME");
+  auto file = [&](const char* variable, const char* below_home) {
+    if (auto path = read(variable); path && !path->empty()) {
+      state.files.push_back(path->starts_with("~/") && home ? *home + path->substr(1) : *path);
+    } else if (below_home && home) {
+      state.files.push_back(*home + below_home);
+    }
+  };
+  file("AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials");
+  file("AWS_CONFIG_FILE", "/.aws/config");
+  file("AWS_WEB_IDENTITY_TOKEN_FILE", nullptr);
+  file("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", nullptr);
+  return state;
+}
 
 Result<ResolvedCredentials> AwsSecretsManagerBackend::credentials(std::int64_t now) {
   if (cached_ &&
@@ -82,12 +168,12 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
   auto creds = credentials(now);
   if (!creds) return std::unexpected(creds.error());
 
-  std::string body = "{\"SecretId\":" + json_quote(settings_.secret_id);
-  if (!settings_.version_id.empty()) body += ",\"VersionId\":" + json_quote(settings_.version_id);
+  Json get_secret_value = {{"SecretId", settings_.secret_id}};
+  if (!settings_.version_id.empty()) get_secret_value["VersionId"] = settings_.version_id;
   if (!settings_.version_stage.empty()) {
-    body += ",\"VersionStage\":" + json_quote(settings_.version_stage);
+    get_secret_value["VersionStage"] = settings_.version_stage;
   }
-  body += "}";
+  std::string body = json_text(get_secret_value);
   SigV4Request to_sign;
   to_sign.method = "POST";
   // What is signed is the path actually sent: "/" or, behind a proxy endpoint, its path + "/".
@@ -192,6 +278,16 @@ Result<FetchResult> AwsSecretsManagerBackend::fetch(const FetchContext& context)
     credential = *picked;
   } else {
     credential = std::string(trim(credential));
+    // A JSON object is several values, not a key: publishing it whole would send it as
+    // the API key. Which value is the key is not guessed: the keys are named instead.
+    if (auto keys = json_object_keys(credential)) {
+      std::string listed;
+      for (const auto& key : *keys) listed += (listed.empty() ? "" : ", ") + key;
+      return fail(ErrorClass::permanent, secret + ": SecretString is a JSON object with keys " +
+                                             (listed.empty() ? std::string("(none)") : listed) +
+                                             "; set key = \"" + likely_key(*keys) +
+                                             "\" in [profile." + profile_ + ".aws-secretsmanager]");
+    }
   }
   FetchResult result;
   result.credential = std::move(credential);

@@ -13,7 +13,9 @@
 //   ttl = "1h"                       # lifetime of what it publishes (default 1h)
 //   timeout = "30s"
 // Guarantees (fetch): temporary credentials are cached in memory until 5 minutes before
-// their Expiration; SecretString is used whole or through `key`; SecretBinary is refused;
+// their Expiration; SecretString is used whole or through `key`; without `key`, a
+// SecretString that is a JSON object is refused (permanent) with the list of its keys and
+// the `key = "..."` to set, never a value; SecretBinary is refused;
 // not found, access denied and decryption failure are permanent with a clear message;
 // throttling and 5xx are transient; a request refused for its time is reported as clock
 // skew with the measured offset; no key, token or secret value in any message.
@@ -60,6 +62,12 @@ class AwsSecretsManagerBackend final : public Backend {
   std::vector<std::string> secret_env_names() const override {
     return {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"};
   }
+  // secret_id, key, version, region, aws_profile, endpoint.
+  std::string source_settings() const override;
+  // The shared config and credentials files, token files, and the AWS_* variables the
+  // credential chain and the region read.
+  SourceState source_state() const override;
+  void probe(Prober& prober) const override;  // backend_probes.cpp
   const AwsSecretsManagerSettings& settings() const { return settings_; }
 
  private:

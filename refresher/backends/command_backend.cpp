@@ -61,6 +61,25 @@ std::vector<std::string> CommandBackend::scrubbed_env_names() const {
   return *secret_env_names_;
 }
 
+std::string CommandBackend::source_settings() const {
+  std::string out;
+  for (const auto& arg : settings_.argv) append_setting(out, "argv", arg);
+  append_setting(out, "timeout", std::to_string(settings_.timeout.count()));
+  append_setting(out, "max_output", std::to_string(settings_.max_output));
+  return out;
+}
+
+SourceState CommandBackend::source_state() const {
+  SourceState state;
+  if (settings_.argv.empty()) return state;
+  const char* path_variable = std::getenv("PATH");
+  const std::string_view search = path_variable != nullptr ? path_variable : kDefaultPath;
+  auto executable = find_executable(settings_.argv.front(), search);
+  state.files.push_back(executable ? *executable : settings_.argv.front());
+  state.env.emplace_back("PATH", std::string(search));
+  return state;
+}
+
 Result<FetchResult> CommandBackend::fetch(const FetchContext& context) {
   // Taken before the run: the credential is at least this old when it arrives.
   const std::int64_t started_at = context.clock.unix_seconds();

@@ -42,6 +42,12 @@ class CommandBackend final : public Backend {
   const char* name() const override { return "command"; }
   std::optional<std::chrono::seconds> expected_lifetime() const override { return settings_.ttl; }
   Result<FetchResult> fetch(const FetchContext& context) override;
+  // argv (the source), and timeout and max_output (they decide what is accepted).
+  std::string source_settings() const override;
+  // The program argv[0] names (as PATH resolves it now) and PATH: installing or fixing the
+  // program ends a permanent failure's wait.
+  SourceState source_state() const override;
+  void probe(Prober& prober) const override;  // backend_probes.cpp
 
   // What the child's environment loses besides child_env.h's fixed lists: every profile's
   // secret_env_names() (the shared list).

@@ -69,6 +69,27 @@ std::vector<std::string> StaticBackend::secret_env_names() const {
   return {variable_};
 }
 
+std::string StaticBackend::source_settings() const {
+  std::string out;
+  if (variable_.empty()) {
+    append_setting(out, "file", path_);
+  } else {
+    append_setting(out, "env", variable_);
+  }
+  return out;
+}
+
+SourceState StaticBackend::source_state() const {
+  SourceState state;
+  if (variable_.empty()) {
+    state.files.push_back(path_);
+  } else {
+    const auto value = env_ != nullptr ? env_(variable_.c_str()) : std::nullopt;
+    state.env.emplace_back(variable_, value.value_or(std::string("\x01unset")));
+  }
+  return state;
+}
+
 Result<FetchResult> StaticBackend::fetch(const FetchContext& /*context*/) {
   return variable_.empty() ? fetch_file() : fetch_env();
 }

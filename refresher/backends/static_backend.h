@@ -33,6 +33,9 @@ class StaticBackend final : public Backend {
   std::optional<std::chrono::seconds> expected_lifetime() const override { return std::nullopt; }
   Result<FetchResult> fetch(const FetchContext& context) override;
   std::vector<std::string> secret_env_names() const override;
+  std::string source_settings() const override;
+  SourceState source_state() const override;
+  void probe(Prober& prober) const override;  // backend_probes.cpp
 
  private:
   StaticBackend(std::string variable, EnvLookup env, std::string path)

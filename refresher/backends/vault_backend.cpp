@@ -9,7 +9,7 @@
 #include "refresher/file_trust.h"
 #include "refresher/fingerprint.h"
 #include "refresher/http/curl_transport.h"
-#include "refresher/json_text.h"
+#include "refresher/json_writer.h"
 #include "refresher/log.h"
 #include "refresher/oauth/oauth_urls.h"
 #include "refresher/vault/vault_response.h"
@@ -188,14 +188,13 @@ Result<void> VaultSession::login() {
       if (context_.persist_secret) (void)context_.persist_secret(serialize_vault_secret(secret_));
     }
     api_path = "auth/" + encode_path(settings_.approle_mount) + "/login";
-    body = "{\"role_id\":" + json_quote(*role_id) + ",\"secret_id\":" + json_quote(id) + "}";
+    body = json_text({{"role_id", *role_id}, {"secret_id", id}});
   } else {
     method_name = "Kubernetes";
     auto jwt = read_public_file(settings_.kubernetes_jwt_file);
     if (!jwt) return std::unexpected(jwt.error());
     api_path = "auth/" + encode_path(settings_.kubernetes_mount) + "/login";
-    body =
-        "{\"role\":" + json_quote(settings_.kubernetes_role) + ",\"jwt\":" + json_quote(*jwt) + "}";
+    body = json_text({{"role", settings_.kubernetes_role}, {"jwt", *jwt}});
   }
   auto response = call("POST", api_path, std::move(body), false);
   if (!response) return std::unexpected(response.error());
@@ -486,6 +485,46 @@ Result<FetchResult> VaultBackend::fetch(const FetchContext& context) {
              "the network path can read the key");
   }
   return VaultSession(*this, context).run();
+}
+
+std::string VaultBackend::source_settings() const {
+  const VaultSettings& s = settings_;
+  std::string out;
+  append_setting(out, "address", s.address);
+  append_setting(out, "namespace", s.namespace_);
+  append_setting(out, "mount", s.mount);
+  append_setting(out, "path", s.path);
+  append_setting(out, "field", s.field);
+  append_setting(out, "kv_version", std::to_string(s.kv_version));
+  append_setting(out, "version", s.version ? std::to_string(*s.version) : "latest");
+  append_setting(out, "auth", s.auth);
+  append_setting(out, "token_file", s.token_file);
+  append_setting(out, "role_id_file", s.role_id_file);
+  append_setting(out, "secret_id_file", s.secret_id_file);
+  append_setting(out, "secret_id_wrapped", s.secret_id_wrapped ? "true" : "false");
+  append_setting(out, "approle_mount", s.approle_mount);
+  append_setting(out, "kubernetes_role", s.kubernetes_role);
+  append_setting(out, "kubernetes_jwt_file", s.kubernetes_jwt_file);
+  append_setting(out, "kubernetes_mount", s.kubernetes_mount);
+  return out;
+}
+
+SourceState VaultBackend::source_state() const {
+  const VaultSettings& s = settings_;
+  SourceState state;
+  if (s.auth == "approle") {
+    state.files = {s.role_id_file, s.secret_id_file};
+  } else if (s.auth == "kubernetes") {
+    state.files = {s.kubernetes_jwt_file};
+  } else if (!s.token_file.empty()) {
+    state.files = {s.token_file};
+  } else if (const auto home = env_ != nullptr ? env_("HOME") : std::nullopt) {
+    state.files = {*home + "/.vault-token"};
+  }
+  std::erase_if(state.files, [](const std::string& file) { return file.empty(); });
+  const auto token = env_ != nullptr ? env_("VAULT_TOKEN") : std::nullopt;
+  state.env.emplace_back("VAULT_TOKEN", token.value_or(std::string("\x01unset")));
+  return state;
 }
 
 std::unique_ptr<Backend> make_vault_backend(ConfigSection& section, const BackendContext& context) {

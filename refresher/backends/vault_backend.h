@@ -77,6 +77,11 @@ class VaultBackend final : public Backend {
   std::optional<std::chrono::seconds> expected_lifetime() const override { return std::nullopt; }
   Result<FetchResult> fetch(const FetchContext& context) override;
   std::vector<std::string> secret_env_names() const override { return {"VAULT_TOKEN"}; }
+  // Address, namespace, mount, path, field, versions, auth method and its files and roles.
+  std::string source_settings() const override;
+  // The token, role id, secret id or JWT file the auth method reads, and VAULT_TOKEN.
+  SourceState source_state() const override;
+  void probe(Prober& prober) const override;  // backend_probes.cpp
 
   const VaultSettings& settings() const { return settings_; }
   HttpTransport& transport() const { return *transport_; }

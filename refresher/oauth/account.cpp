@@ -1,8 +1,11 @@
 #include "refresher/oauth/account.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "refresher/backends/anthropic_oauth_backend.h"
 #include "refresher/clock.h"
@@ -14,6 +17,7 @@
 #include "shared/secure_file.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
+#include "shared/time_text.h"
 
 namespace ckh {
 namespace {
@@ -30,6 +34,13 @@ Result<const AnthropicOAuthBackend*> oauth_backend(const ProfileConfig& profile)
                                        "\"anthropic-oauth\" profiles");
   }
   return backend;
+}
+
+// True when the file was there and is removed now; false when there was none.
+Result<bool> remove_existing(const std::string& path) {
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  return fail(ErrorClass::io, "cannot remove " + path + ": " + std::strerror(errno));
 }
 
 Result<void> remove_if_present(const std::string& path) {
@@ -84,7 +95,7 @@ Result<std::string> save_and_publish(const ProfileConfig& profile, const Profile
   }
   std::string text = "profile '" + profile.name + "': logged in";
   if (!secret.account_email.empty()) text += " as " + one_line(secret.account_email, 120);
-  text += "; access token valid until " + format_utc(secret.expires_at, "%Y-%m-%dT%H:%M:%SZ");
+  text += "; access token valid until " + rfc3339_utc(secret.expires_at);
   if (profile.has_sink("claude-code") || secret.owns_claude_code_store) {
     text += "; Claude Code's credential store is kept current";
   }
@@ -166,24 +177,27 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
                                    bool claude_code) {
   auto backend = oauth_backend(profile);
   if (!backend) return std::unexpected(backend.error());
-  std::string text = "profile '" + profile.name + "': logged out (removed the saved tokens";
+  // What was really there and is gone now: the user reads this to know where they stand.
+  std::vector<std::string> removed;
+  std::string left_alone;
   {
     auto lock = ProfileLock::acquire(paths.lock);
     if (!lock) return std::unexpected(lock.error());
-    if (auto removed = remove_if_present(paths.secret); !removed)
-      return std::unexpected(removed.error());
-    if (auto removed = remove_if_present(paths.cred); !removed)
-      return std::unexpected(removed.error());
+    auto secret = remove_existing(paths.secret);
+    if (!secret) return std::unexpected(secret.error());
+    auto cred = remove_existing(paths.cred);
+    if (!cred) return std::unexpected(cred.error());
+    if (*secret) removed.push_back("the saved tokens (" + paths.secret + ")");
+    if (*cred) removed.push_back("the published credential (" + paths.cred + ")");
   }
+  auto store = claude_code_store_paths((*backend)->env());
   if (claude_code) {
-    auto store = claude_code_store_paths((*backend)->env());
     if (!store) return std::unexpected(store.error());
     auto lock = ClaudeCodeLock::acquire(store->lock_dir, kLockWait);
     if (!lock) return std::unexpected(lock.error());
-    auto removed = remove_claude_code_entry(store->credentials_file);
-    if (!removed) return std::unexpected(removed.error());
-    text += *removed ? " and Claude Code's login in " + store->credentials_file
-                     : "; Claude Code's store held no login";
+    auto entry = remove_claude_code_entry(store->credentials_file);
+    if (!entry) return std::unexpected(entry.error());
+    if (*entry) removed.push_back("Claude Code's login in " + store->credentials_file);
     if (kKeychainStore) {
       // The Keychain copy too (Claude Code reads it first), keeping its other entries.
       const auto user = (*backend)->env()("USER").value_or("");
@@ -195,11 +209,29 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
         if (!rendered) return std::unexpected(rendered.error());
         if (auto saved = keychain_write(user, service, *rendered); !saved)
           return std::unexpected(saved.error());
-        text += " and from the Keychain item " + service;
+        removed.push_back("Claude Code's login in the Keychain item " + service);
       }
     }
+  } else if (store) {
+    // Not asked to touch it; say it is still there, so that "logged out" is not misread.
+    if (auto stored = read_claude_code_store(store->credentials_file);
+        stored && *stored && !(*stored)->refresh_token.empty()) {
+      left_alone = "; Claude Code's own login in " + store->credentials_file +
+                   " was left alone (add --claude-code to remove it too)";
+    }
   }
-  return text + ")";
+  const std::string who = "profile '" + profile.name + "': ";
+  if (removed.empty()) {
+    return who + "nothing to remove: no saved tokens" +
+           (claude_code ? std::string(" and no login in Claude Code's store") : std::string()) +
+           " (already logged out)" + left_alone;
+  }
+  std::string list;
+  for (std::size_t i = 0; i < removed.size(); ++i) {
+    if (i > 0) list += i + 1 == removed.size() ? " and " : ", ";
+    list += removed[i];
+  }
+  return who + "logged out; removed " + list + left_alone;
 }
 
 }  // namespace ckh

@@ -6,7 +6,9 @@
 // - import-claude-code takes Claude Code's lock, reads its store, and makes this profile the
 //   family's single writer (owns_claude_code_store: the sink is on from then on);
 // - logout removes P.secret and P.cred (and, with claude_code, the claudeAiOauth entry of
-//   Claude Code's store, keeping every other key): nothing logged-out is left behind;
+//   Claude Code's store, keeping every other key): nothing logged-out is left behind; its
+//   text names what was really removed ("nothing to remove" when nothing was there) and a
+//   Claude Code login it was not asked to remove;
 // - the returned text is for the user and never holds a token.
 // Callers: refresher/main.cpp.
 #pragma once

@@ -163,6 +163,12 @@ class LoginSession {
   Step on_connection(int listener_fd);
   Step on_input();
   Step exchange(const std::string& code, const std::string& redirect_uri);
+  static Result<LoginResult> cannot_complete() {
+    return fail(ErrorClass::usage,
+                "login needs a terminal to paste the code into (its input is closed or at end "
+                "of file) or a browser on this machine (--no-browser, or no DISPLAY); run it in "
+                "a terminal: claude-key-refresher login");
+  }
 
   const AnthropicOAuthSettings& settings_;
   HttpTransport& transport_;
@@ -304,6 +310,8 @@ Result<LoginResult> LoginSession::run() {
   say(options_, text);
 
   input_open_ = options_.input_fd >= 0;
+  // No browser here and nowhere to paste: nothing can ever finish this login.
+  if (!opened && !input_open_) return cannot_complete();
   const std::int64_t deadline = monotonic_ms() + options_.timeout.count();
   while (true) {
     const std::int64_t left = deadline - monotonic_ms();
@@ -325,6 +333,9 @@ Result<LoginResult> LoginSession::run() {
       if (fds[i].revents == 0) continue;
       const Step step = i == input_index ? on_input() : on_connection(fds[i].fd);
       if (step == Step::done) return std::move(*outcome_);
+      // The input ended (login </dev/null, a closed pipe) and no browser was opened here:
+      // no code can arrive any more.
+      if (!input_open_ && !opened) return cannot_complete();
     }
   }
   return fail(ErrorClass::transient, "no login code arrived within " +

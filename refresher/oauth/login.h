@@ -12,7 +12,9 @@
 // - the browser is opened (xdg-open, or open on macOS) only with open_browser and a
 //   display; the URLs hold the challenge and state, never a code, verifier or token;
 // - the code is exchanged with the redirect_uri of the path it came by; the wait is bounded
-//   by timeout; codes, verifiers and tokens never appear in messages, argv or logs.
+//   by timeout; codes, verifiers and tokens never appear in messages, argv or logs;
+// - with no browser opened here and no input to paste into (input_fd -1, or at its end:
+//   `login </dev/null`), it fails at once (ErrorClass::usage) instead of waiting for nothing.
 // Callers: refresher/oauth/account.cpp (the `login` command), tests.
 #pragma once
 

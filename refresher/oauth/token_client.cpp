@@ -1,6 +1,6 @@
 #include "refresher/oauth/token_client.h"
 
-#include "refresher/json_text.h"
+#include "refresher/json_writer.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -46,21 +46,18 @@ Result<TokenGrant> post_token_request(HttpTransport& transport,
 }  // namespace
 
 std::string code_grant_body(const AnthropicOAuthSettings& settings, const CodeExchange& exchange) {
-  std::string body =
-      "{\"grant_type\":\"authorization_code\",\"code\":" + json_quote(exchange.code) +
-      ",\"redirect_uri\":" + json_quote(exchange.redirect_uri) +
-      ",\"client_id\":" + json_quote(settings.client_id) +
-      ",\"code_verifier\":" + json_quote(exchange.verifier) +
-      ",\"state\":" + json_quote(exchange.state);
-  if (exchange.expires_in) body += ",\"expires_in\":" + to_decimal(*exchange.expires_in);
-  body += "}";
-  return body;
+  Json body = {{"grant_type", "authorization_code"},    {"code", exchange.code},
+               {"redirect_uri", exchange.redirect_uri}, {"client_id", settings.client_id},
+               {"code_verifier", exchange.verifier},    {"state", exchange.state}};
+  if (exchange.expires_in) body["expires_in"] = *exchange.expires_in;
+  return json_text(body);
 }
 
 std::string refresh_grant_body(const AnthropicOAuthSettings& settings,
                                std::string_view refresh_token) {
-  return "{\"grant_type\":\"refresh_token\",\"refresh_token\":" + json_quote(refresh_token) +
-         ",\"client_id\":" + json_quote(settings.client_id) + "}";
+  return json_text({{"grant_type", "refresh_token"},
+                    {"refresh_token", refresh_token},
+                    {"client_id", settings.client_id}});
 }
 
 Result<TokenGrant> exchange_code(HttpTransport& transport, const AnthropicOAuthSettings& settings,

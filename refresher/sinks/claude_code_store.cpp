@@ -13,7 +13,7 @@
 #include <cstring>
 #include <utility>
 
-#include "refresher/json_text.h"
+#include "refresher/json_writer.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
 #include "shared/unique_fd.h"
@@ -302,32 +302,25 @@ std::string render_millis(std::int64_t millis) {
 std::optional<std::string> render_value(Field field, const ClaudeAiOauth& oauth) {
   switch (field) {
     case Field::access_token:
-      return json_quote(oauth.access_token);
+      return json_string(oauth.access_token);
     case Field::refresh_token:
-      return json_quote(oauth.refresh_token);
+      return json_string(oauth.refresh_token);
     case Field::expires_at:
       return render_millis(oauth.expires_at_ms);
-    case Field::scopes: {
-      std::string out = "[";
-      for (std::size_t i = 0; i < oauth.scopes.size(); ++i) {
-        if (i != 0) out += ',';
-        out += json_quote(oauth.scopes[i]);
-      }
-      out += ']';
-      return out;
-    }
+    case Field::scopes:
+      return json_text(Json(oauth.scopes));
     case Field::subscription_type:
       if (!oauth.subscription_type) return std::nullopt;
-      return json_quote(*oauth.subscription_type);
+      return json_string(*oauth.subscription_type);
     case Field::rate_limit_tier:
       if (!oauth.rate_limit_tier) return std::nullopt;
-      return json_quote(*oauth.rate_limit_tier);
+      return json_string(*oauth.rate_limit_tier);
     case Field::refresh_token_expires_at:
       if (!oauth.refresh_token_expires_at_ms) return std::nullopt;
       return render_millis(*oauth.refresh_token_expires_at_ms);
     case Field::client_id:
       if (!oauth.client_id) return std::nullopt;
-      return json_quote(*oauth.client_id);
+      return json_string(*oauth.client_id);
   }
   return std::nullopt;
 }
@@ -379,6 +372,9 @@ bool raw_has_written_type(Field field, std::string_view raw) {
   }
 }
 
+// Joins members whose texts are already JSON: raw values kept from the original file
+// (validated by the DOM parser, so valid JSON and valid UTF-8) and fresh values from
+// json_writer.h. Splicing, not re-serialising, is what keeps untouched members byte for byte.
 class ObjectWriter {
  public:
   void add(std::string_view raw_key, std::string_view raw_value) {
@@ -421,7 +417,7 @@ std::string render_entry(const StoreText& store, const ClaudeAiOauth& now) {
   for (std::size_t i = 0; i < kKnownFieldCount; ++i) {
     if (written[i]) continue;
     if (const auto fresh = render_value(kKnownFields[i].field, now)) {
-      entry.add(json_quote(kKnownFields[i].key), *fresh);
+      entry.add(json_string(kKnownFields[i].key), *fresh);
     }
   }
   return std::move(entry).finish();
@@ -438,7 +434,7 @@ std::string render_store(const StoreText& store, const std::string* entry) {
       top.add(member.raw_key, member.raw_value);
     }
   }
-  if (!store.entry_at && entry != nullptr) top.add(json_quote(kEntryKey), *entry);
+  if (!store.entry_at && entry != nullptr) top.add(json_string(kEntryKey), *entry);
   return std::move(top).finish();
 }
 

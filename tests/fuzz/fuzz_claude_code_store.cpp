@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "refresher/json_text.h"
+#include "refresher/json_writer.h"
 #include "refresher/sinks/claude_code_store.h"
 #include "shared/error.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -188,7 +188,7 @@ class StoreGrammar {
       return std::string("\"\\u00") + kHex[first >> 4] + kHex[first & 0xf] +
              std::string(key.substr(1)) + "\"";
     }
-    return ckh::json_quote(key);
+    return ckh::json_string(key);
   }
 
   std::string entry_object() {
@@ -226,7 +226,7 @@ class StoreGrammar {
 
   std::string string_value() {
     std::string text = input_.ConsumeRandomLengthString(24);
-    if (input_.ConsumeBool()) return ckh::json_quote(text);
+    if (input_.ConsumeBool()) return ckh::json_string(text);
     return "\"" + text + "\"";  // raw bytes: escapes, bad UTF-8, stray quotes
   }
 

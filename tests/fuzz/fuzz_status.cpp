@@ -11,14 +11,23 @@
 //    serialises to text that parse_status accepts and returns unchanged (message normalised
 //    as above, a token that is not a valid one written as "none"): the refresher never
 //    writes a status file it cannot read back. Version 1 files still parse.
+// 5. `status --json` over anything a status record, a credential record's metadata or a
+//    backend's message can hold (arbitrary bytes, times, classes): the output is one valid
+//    JSON document (simdjson) in valid UTF-8 whose exit_code is the worst profile's; the
+//    text form never crashes or trips a sanitizer.
 #include <fuzzer/FuzzedDataProvider.h>
+#include <simdjson.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "refresher/status_report.h"
 #include "shared/error.h"
 #include "shared/status_record.h"
 #include "shared/text.h"
@@ -98,10 +107,70 @@ void writer_direction(const std::uint8_t* data, std::size_t size) {
   check_round_trip(status);
 }
 
+void check_status_json(const std::vector<ckh::ProfileReport>& reports, std::int64_t now) {
+  const std::string json = ckh::format_report_json(reports, now);
+  CKH_FUZZ_CHECK_SHOW(simdjson::validate_utf8(json.data(), json.size()),
+                      "status --json is not valid UTF-8", "json", json);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  CKH_FUZZ_CHECK_SHOW(parser.parse(simdjson::padded_string(json)).get(root) == simdjson::SUCCESS,
+                      "status --json does not parse as JSON", "json", json);
+  std::int64_t exit_code = -1;
+  CKH_FUZZ_CHECK(root["exit_code"].get_int64().get(exit_code) == simdjson::SUCCESS &&
+                     exit_code == ckh::health_exit_code(ckh::worst_health(reports, now)),
+                 "status --json's exit_code is not the worst profile's");
+  (void)ckh::format_report_text(reports, now);
+}
+
+void report_direction(const std::uint8_t* data, std::size_t size,
+                      const std::optional<ckh::StatusRecord>& parsed) {
+  static constexpr std::array<ckh::ErrorClass, 8> kClasses = {
+      ckh::ErrorClass::transient, ckh::ErrorClass::permanent, ckh::ErrorClass::config,
+      ckh::ErrorClass::not_found, ckh::ErrorClass::unsafe,    ckh::ErrorClass::corrupt,
+      ckh::ErrorClass::usage,     ckh::ErrorClass::io};
+  FuzzedDataProvider input(data, size);
+  const std::int64_t now = input.ConsumeIntegral<std::int64_t>();
+  std::vector<ckh::ProfileReport> reports;
+  const int count = input.ConsumeIntegralInRange(1, 3);
+  for (int i = 0; i < count; ++i) {
+    ckh::ProfileReport r;
+    r.name = input.ConsumeRandomLengthString(24);
+    r.backend = input.ConsumeRandomLengthString(24);
+    if (input.ConsumeBool()) {
+      ckh::CredentialRecord record;
+      record.generation = input.ConsumeIntegral<std::uint64_t>();
+      record.source = input.ConsumeRandomLengthString(48);
+      record.fetched_at = input.ConsumeIntegral<std::int64_t>();
+      record.expires_at = maybe_time(input);
+      r.record = std::move(record);
+    } else {
+      r.record_problem = input.ConsumeRandomLengthString(48);
+    }
+    if (parsed && i == 0) {
+      r.status = *parsed;  // what a real P.status file holds
+    } else {
+      r.status.last_attempt_at = maybe_time(input);
+      r.status.last_success_at = maybe_time(input);
+      r.status.consecutive_failures = input.ConsumeIntegral<std::uint64_t>();
+      if (input.ConsumeBool()) r.status.error_class = input.PickValueInArray(kClasses);
+      r.status.backoff_until = maybe_time(input);
+      r.status.retry_after_until = maybe_time(input);
+      r.status.last_error = input.ConsumeRandomLengthString(300);  // a backend's stderr
+    }
+    r.stopped = input.ConsumeBool();
+    r.next_attempt = maybe_time(input);
+    if (input.ConsumeBool()) r.daemon_pid = input.ConsumeIntegral<long>();
+    reports.push_back(std::move(r));
+  }
+  check_status_json(reports, now);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   text_direction(std::string_view(reinterpret_cast<const char*>(data), size));
   writer_direction(data, size);
+  auto parsed = ckh::parse_status(std::string_view(reinterpret_cast<const char*>(data), size));
+  report_direction(data, size, parsed ? std::optional<ckh::StatusRecord>(*parsed) : std::nullopt);
   return 0;
 }

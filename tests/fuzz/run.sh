@@ -48,7 +48,11 @@ toml_mode=()
 max_len=4096
 case $name in
   fuzz_record) max_len=20000 ;;   # a credential may be 16384 bytes: probe past that bound
-  fuzz_status) max_len=4096 ;;
+  fuzz_status)  # also status --json/text over what the record holds (status_format.cpp)
+    sources+=("$src_dir"/refresher/status_format.cpp "$src_dir"/refresher/json_writer.cpp)
+    libs+=(-lsimdjson -lfmt)
+    max_len=4096
+    ;;
   fuzz_protocol) max_len=2200 ;;  # kMaxProtocolLine is 1024: probe past it
   fuzz_proc_stat) max_len=2048 ;;
   fuzz_token_response)
@@ -62,7 +66,7 @@ case $name in
     max_len=4096
     ;;
   fuzz_claude_code_store)
-    sources+=("$src_dir"/refresher/sinks/claude_code_store.cpp "$src_dir"/refresher/json_text.cpp)
+    sources+=("$src_dir"/refresher/sinks/claude_code_store.cpp "$src_dir"/refresher/json_writer.cpp)
     libs+=(-lsimdjson)
     max_len=4096
     ;;

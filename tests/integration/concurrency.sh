@@ -96,7 +96,7 @@ ttl = "1h"
 EOF
 
 key_re=$'^ckh-conc-([0-9]{8})-[0-9a-f]{16}\n$'
-record_re=$'^claude-key-helper-cred v1\ngeneration: ([0-9]+)\nbackend: command\nsource: [^\n]*\nfetched_at: [0-9]+\nexpires_at: [0-9]+\ncredential: ckh-conc-([0-9]{8})-[0-9a-f]{16}\nend\n$'
+record_re=$'^claude-key-helper-cred v2\ngeneration: ([0-9]+)\nbackend: command\nsource: [^\n]*\nsource_fingerprint: [0-9a-f]+\nfetched_at: [0-9]+\nexpires_at: [0-9]+\ncredential: ckh-conc-([0-9]{8})-[0-9a-f]{16}\nend\n$'
 
 note_failure() {  # note_failure <worker> <message> [file with the evidence]
   {

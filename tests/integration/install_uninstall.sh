@@ -11,7 +11,8 @@
 #   byte for byte, keeps config and key; uninstall --purge removes them and the state dir.
 #   The canary never appears in any output, log, argv, or file but the key file and the
 #   credential cache.
-# Part 2, a user systemd (a fake systemctl on PATH that records its calls): the units land
+# Part 2, a user systemd (a fake systemctl on PATH that records its calls), ANTHROPIC_API_KEY
+#   set (without a working profile nothing is started: installer_first_run.sh): the units land
 #   in ~/.config/systemd/user with PREFIX substituted (and verify, where systemd-analyze
 #   exists), the service is enabled and restarted; uninstall disables and removes them.
 # Exit 77 ("skipped: ...") when the binaries are not built.
@@ -164,7 +165,7 @@ exit 0
 EOF
 chmod +x "$fakebin/systemctl"
 export CKH_FAKE_SYSTEMCTL_LOG=$tmp/systemd/systemctl.log
-PATH=$fakebin:$PATH install_run "$tmp/install-systemd.out"
+ANTHROPIC_API_KEY=sk-ant-systemd-path PATH=$fakebin:$PATH install_run "$tmp/install-systemd.out"
 units=$XDG_CONFIG_HOME/systemd/user
 for u in claude-key-refresher.service claude-key-refresher-once.service claude-key-refresher-once.timer; do
   [ -f "$units/$u" ] || fail "unit $u not installed"
@@ -178,8 +179,7 @@ for call in "--user daemon-reload" "--user enable claude-key-refresher.service" 
   grep -qxF -- "$call" "$CKH_FAKE_SYSTEMCTL_LOG" || fail "install did not run systemctl $call"
 done
 [ ! -e "$state/refresher.pid" ] || fail "a background refresher was started although systemd runs"
-grep -qxF '# [profile.default]' "$config" || fail "no commented example config written"
-cmp -s "$config" "$src/install/config.example.toml" || fail "the config is not the example"
+grep -qx '\[profile.default.static\]' "$config" || fail "no config with the key file written"
 if command -v systemd-analyze >/dev/null 2>&1; then
   mkdir -m 0700 "$tmp/systemd/runtime"
   out=$(cd "$units" && XDG_RUNTIME_DIR=$tmp/systemd/runtime systemd-analyze --user verify \

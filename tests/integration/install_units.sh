@@ -53,6 +53,9 @@ done
 want="ExecStart=\"$tmp/pre fix/100%%\$HOME/bin/claude-key-refresher\" run"
 grep -qxF -- "$want" "$tmp/weird/claude-key-refresher.service" ||
   fail "ExecStart not escaped: $(grep ExecStart "$tmp/weird/claude-key-refresher.service")"
+want="ExecReload=\"$tmp/pre fix/100%%\$HOME/bin/claude-key-refresher\" reload --pid \$MAINPID"
+grep -qxF -- "$want" "$tmp/weird/claude-key-refresher.service" ||
+  fail "ExecReload not rendered: $(grep ExecReload "$tmp/weird/claude-key-refresher.service")"
 ok "render-units: the shipped files are the ~/.local rendering; other prefixes are escaped; quotes refused for systemd"
 
 # --- unit contents ------------------------------------------------------------------------------
@@ -61,6 +64,14 @@ once=$src/install/systemd/claude-key-refresher-once.service
 timer=$src/install/systemd/claude-key-refresher-once.timer
 grep -qx 'ExecStart=%h/.local/bin/claude-key-refresher run' "$svc" || fail "service ExecStart"
 grep -qx 'Restart=on-failure' "$svc" || fail "service Restart"
+# Issue 11 item 7: notify with a watchdog, and a reload that waits for the daemon's answer
+# (systemd 252 has no Type=notify-reload; `kill -HUP` returns before the daemon reloaded).
+grep -qx 'Type=notify' "$svc" || fail "service Type=notify"
+grep -qx 'NotifyAccess=main' "$svc" || fail "service NotifyAccess=main"
+grep -qE '^WatchdogSec=[1-9]' "$svc" || fail "service WatchdogSec"
+grep -qx 'ExecReload=%h/.local/bin/claude-key-refresher reload --pid $MAINPID' "$svc" ||
+  fail "service ExecReload: $(grep ExecReload "$svc")"
+! grep -qE '^ExecReload=.*kill' "$svc" || fail "service still reloads with kill"
 grep -qx 'UMask=0077' "$svc" || fail "service UMask"
 grep -qx 'NoNewPrivileges=yes' "$svc" || fail "service NoNewPrivileges"
 grep -qx 'WantedBy=default.target' "$svc" || fail "service WantedBy"
@@ -70,7 +81,7 @@ grep -qx 'OnUnitActiveSec=4min' "$timer" || fail "timer interval"
 grep -qx 'OnBootSec=1min' "$timer" || fail "timer OnBootSec"
 grep -qx 'Persistent=true' "$timer" || fail "timer Persistent"
 grep -qx 'Unit=claude-key-refresher-once.service' "$timer" || fail "timer Unit"
-ok "service runs 'run' (restart on failure, umask 0077), once is a oneshot, timer every 4 min"
+ok "service runs 'run' (notify, watchdog, waiting reload, restart on failure, umask 0077), once is a oneshot, timer every 4 min"
 
 # --- launchd plist ----------------------------------------------------------------------------
 python3 - "$src/install/launchd/com.github.claude-key-helper.refresher.plist" \

@@ -59,6 +59,7 @@ grep -q "config.toml:3:1: .*refresh_intervl.*did you mean 'refresh_interval'" "$
 
 # No config file, ANTHROPIC_API_KEY set: the default profile is static on it.
 rm "$CLAUDE_KEY_HELPER_CONFIG"
+unset CLAUDE_KEY_HELPER_CONFIG  # only the default location may be absent (a named file must exist)
 export ANTHROPIC_API_KEY=sk-ant-default-profile-key
 "$R" once --force --quiet
 run_helper

@@ -198,6 +198,30 @@ expect "other registration kept" "$(pyval "$manifest" 'list(d["registrations"])'
 ckh unregister --config-dir "$tmp/other" >/dev/null
 ok "CLAUDE_CONFIG_DIR and --config-dir choose the settings file; registrations are per file"
 
+# --- unregister --remove-backups: only register's own backups, each named ---------------------
+mkdir -p "$tmp/rb"
+rbs=$tmp/rb/settings.json
+printf '{"model": "opus"}\n' >"$rbs"
+rb_sum=$(sha256sum <"$rbs")
+printf '{"mine": 1}\n' >"$rbs.bak-19990101-000000"   # the user's own backup
+ckh register --config-dir "$tmp/rb" --helper-command "$HELPER" >/dev/null
+ckh register --config-dir "$tmp/rb" --helper-command "$HELPER --x" >/dev/null
+ours=$(find "$tmp/rb" -name 'settings.json.bak-2*' | sort)
+expect "two registrations, two backups" "$(printf '%s\n' "$ours" | grep -c .)" 2
+out=$(ckh unregister --config-dir "$tmp/rb" --remove-backups)
+expect "restored byte for byte" "$(sha256sum <"$rbs")" "$rb_sum"
+expect "only the user's backup is left" "$(find "$tmp/rb" -name 'settings.json.bak-*')" "$rbs.bak-19990101-000000"
+for b in $ours; do
+  grep -qF "removed the backup $b" <<<"$out" || fail "unregister did not name $b: $out"
+done
+# A value changed since registration: it stays, and so do the backups.
+ckh register --config-dir "$tmp/rb" --helper-command "$HELPER" >/dev/null
+"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["apiKeyHelper"]="/mine"; json.dump(d, open(sys.argv[1],"w"))' "$rbs"
+out=$(ckh unregister --config-dir "$tmp/rb" --remove-backups)
+expect "a changed value keeps the backups" "$(find "$tmp/rb" -name 'settings.json.bak-2*' | grep -c .)" 1
+grep -q 'kept the backups' <<<"$out" || fail "unregister did not say it kept the backups: $out"
+ok "unregister --remove-backups removes register's backups only, naming each; keeps them when a value changed"
+
 # --- the TTL rule ---------------------------------------------------------------------------
 for pair in null: 3600: 630: 629:299500 600:285000 60:15000 40:5000 10:5000; do
   expect "ttl-for ${pair%%:*}" "$(ckh ttl-for --lifetime-seconds "${pair%%:*}")" "${pair#*:}"

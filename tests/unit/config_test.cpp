@@ -496,9 +496,10 @@ TEST_CASE("config: a file without profiles", "[config]") {
 
 TEST_CASE("config: load_config without a file", "[config]") {
   TempDir dir;
-  const std::string path = dir.file("config.toml");
+  // The default location: only there may the file be absent (item 5 of issue 11).
+  const std::string path = dir.file("claude-key-helper/config.toml");
   SECTION("ANTHROPIC_API_KEY set: the default profile") {
-    FakeEnv env({{"ANTHROPIC_API_KEY", "sk-test"}});
+    FakeEnv env({{"ANTHROPIC_API_KEY", "sk-test"}, {"XDG_CONFIG_HOME", dir.path()}});
     auto config = ckh::load_config(path, lookup_fake_env);
     REQUIRE(config.has_value());
     CHECK(config->defaulted);
@@ -507,7 +508,7 @@ TEST_CASE("config: load_config without a file", "[config]") {
     CHECK(config->profiles.at("default").backend_name == "static");
   }
   SECTION("nothing set: create the file, or set the variable, then check-config") {
-    FakeEnv env({});
+    FakeEnv env({{"XDG_CONFIG_HOME", dir.path()}});
     auto config = ckh::load_config(path, lookup_fake_env);
     REQUIRE_FALSE(config.has_value());
     REQUIRE(config.error().size() == 1);

@@ -26,8 +26,8 @@ TEST_CASE("record: serialize then parse gives the same record") {
   const auto r = sample();
   const std::string text = serialize_record(r);
   CHECK(text ==
-        "claude-key-helper-cred v1\ngeneration: 7\nbackend: static\nsource: env ANTHROPIC_API_KEY\n"
-        "fetched_at: 1763790000\nexpires_at: 1763793600\ncredential: "
+        "claude-key-helper-cred v2\ngeneration: 7\nbackend: static\nsource: env ANTHROPIC_API_KEY\n"
+        "source_fingerprint: none\nfetched_at: 1763790000\nexpires_at: 1763793600\ncredential: "
         "sk-ant-api03-abcdefghijklmnop\nend\n");
   auto parsed = parse_record(text);
   REQUIRE(parsed);
@@ -65,7 +65,7 @@ TEST_CASE("record: malformed variants are refused as corrupt") {
     return text;
   };
   const std::vector<std::string> bad = {
-      replace("v1", "v2"),  // unknown version
+      replace("v2", "v3"),  // unknown version
       replace("claude-key-helper-cred", "claude-key-helper-crud"),
       replace("generation: 7", "generation: -7"),
       replace("generation: 7", "generation: 0"),

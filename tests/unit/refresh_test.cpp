@@ -2,6 +2,7 @@
 // stale-while-error, backoff, the 401 rate limit, secret-before-publish, redaction.
 #include <catch2/catch.hpp>
 
+#include "refresher/fingerprint.h"
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
 #include "refresher/schedule.h"
@@ -197,7 +198,8 @@ TEST_CASE("schedule: due at the interval, before expiry, or at half-life for sho
   p.refresh_before_expiry = 600s;
   CredentialRecord r;
   r.fetched_at = 1000;
-  CHECK(next_due(r, p) == 1240);  // no expiry
+  r.source_fingerprint = source_settings_fingerprint(p);  // fetched under these settings
+  CHECK(next_due(r, p) == 1240);                          // no expiry
   r.expires_at = 1000 + 3600;
   CHECK(next_due(r, p) == 1240);
   r.expires_at = 1000 + 700;  // lives 700 s: 600 s before expiry is past half-life, so 350 s
@@ -423,7 +425,8 @@ TEST_CASE("refresh: a transient failure never stops automatic retries") {
   f.backend->script.push_back(std::unexpected(Error{ErrorClass::transient, "503"}));
   f.backend->script.push_back(credential("k1"));
   REQUIRE(f.run(RefreshReason::due).action == RefreshAction::failed);
-  CHECK(read_status_or_default(f.paths.status).stopped_for.empty());
+  CHECK_FALSE(stopped_for_inputs(read_status_or_default(f.paths.status),
+                                 current_failure_inputs(f.profile, f.paths)));
   f.clock.advance(5s);
   CHECK(f.run(RefreshReason::due).action == RefreshAction::refreshed);
 }
