@@ -578,7 +578,7 @@ if [ -n "$problem" ] || [ "$no_config" = 1 ]; then
     say "not set up: no config ($config) and ANTHROPIC_API_KEY is not set. Then run one of:"
     say "  an API key:      read -rs ANTHROPIC_API_KEY && export ANTHROPIC_API_KEY && $rerun"
     say "  a Claude Pro/Max subscription:  $rerun --subscription"
-    say "  Vault, AWS Secrets Manager, an OAuth2 IdP, a command: write $config"
+    say "  Vault, AWS Secrets Manager, a command, a key file: write $config"
     say "    from $prefix/share/doc/claude-key-helper/config.example.toml, check it with"
     say "    $refresher check-config, then: $rerun"
     exit 1

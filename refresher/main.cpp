@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "refresher/caller_ttl.h"
 #include "refresher/callers_gc.h"
 #include "refresher/check_config_command.h"
 #include "refresher/clock.h"

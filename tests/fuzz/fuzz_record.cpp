@@ -27,8 +27,8 @@ namespace {
 
 bool same(const ckh::CredentialRecord& a, const ckh::CredentialRecord& b) {
   return a.generation == b.generation && a.backend == b.backend && a.source == b.source &&
-         a.fetched_at == b.fetched_at && a.expires_at == b.expires_at &&
-         a.credential == b.credential;
+         a.source_fingerprint == b.source_fingerprint && a.fetched_at == b.fetched_at &&
+         a.expires_at == b.expires_at && a.credential == b.credential;
 }
 
 void check_round_trip(const ckh::CredentialRecord& record) {
@@ -72,6 +72,12 @@ void writer_direction(const std::uint8_t* data, std::size_t size) {
   if (input.ConsumeBool()) record.expires_at = input.ConsumeIntegral<std::int64_t>();
   record.backend = ckh::one_line(input.ConsumeRandomLengthString(64), 64);
   record.source = ckh::one_line(input.ConsumeRandomLengthString(256), 200);
+  // The source fingerprint: none, or 16 hex digits as source_fingerprint() makes them.
+  if (input.ConsumeBool()) {
+    auto bits = input.ConsumeIntegral<std::uint64_t>();
+    for (int digit = 0; digit < 16; ++digit, bits >>= 4)
+      record.source_fingerprint += "0123456789abcdef"[bits & 0xf];
+  }
   // The credential: any printable token, as validate_credential demands before publishing.
   std::string credential = input.ConsumeRemainingBytesAsString();
   if (credential.size() > ckh::kMaxCredentialBytes) credential.resize(ckh::kMaxCredentialBytes);

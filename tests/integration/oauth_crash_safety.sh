@@ -87,7 +87,7 @@ settle() {
 }
 # The whole file, as the kv-lines format writes it: header, fields, "end".
 well_formed() { # FILE MAGIC
-  [ -f "$1" ] && [ "$(head -n1 "$1")" = "$2 v1" ] && [ "$(tail -n1 "$1")" = end ]
+  [ -f "$1" ] && head -n1 "$1" | grep -Eqx "$2 v[0-9]+" && [ "$(tail -n1 "$1")" = end ]
 }
 remember_secret_tokens() {
   { secret_field "$SECRET" refresh_token; secret_field "$SECRET" access_token; } >>"$T/known-tokens"
