@@ -74,7 +74,8 @@ usage: install/install.sh [--prefix DIR] [--profile NAME] [--build-dir DIR] [--s
   --no-deps        do not run install/deps.sh      --no-build     install what DIR holds
   --no-start       do not start the refresher      --no-register  leave settings.json alone
   -h, --help       this text
-Exit: 0 installed and working; 1 not (it says why and what to run; settings.json untouched).
+Exit: 0 installed and working; 1 not (it says why and what to run; settings.json untouched);
+      2 a wrong option.
 EOF
 }
 usage() { usage_text >&2; exit 2; }

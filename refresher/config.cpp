@@ -385,12 +385,13 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
                                     : std::string()));
       }
       if (default_key_available(env)) return defaulted_config("", env);
-      return one_problem(
-          path, fmt::format("the configuration file does not exist and ANTHROPIC_API_KEY is not "
-                            "set; create the file at {} with a [profile.default] section (or set "
-                            "ANTHROPIC_API_KEY in the refresher's environment), then run "
-                            "`claude-key-refresher check-config`",
-                            path));
+      // The problem is shown as "<path>: <message>": the message does not repeat the path,
+      // so that the hint at its end survives the helper's 480-byte line.
+      return one_problem(path,
+                         "the configuration file does not exist and ANTHROPIC_API_KEY is "
+                         "not set; create this file with a [profile.default] section (or "
+                         "set ANTHROPIC_API_KEY for the refresher), then run "
+                         "`claude-key-refresher check-config`");
     }
     return one_problem(path,
                        fmt::format("cannot open the configuration file: {}", std::strerror(error)));

@@ -79,7 +79,8 @@ Result<long> choose_daemon(const ReloadOptions& options) {
   }
   const auto pids = running_daemons();
   if (pids.empty()) {
-    return fail(ErrorClass::not_found,
+    // No daemon is "unavailable" (69) to the caller, as with status: one may start later.
+    return fail(ErrorClass::transient,
                 "no running claude-key-refresher daemon found; start one (systemctl --user start "
                 "claude-key-refresher, or claude-key-refresher run)");
   }
@@ -113,7 +114,7 @@ Result<std::string> reload_daemon(const ReloadOptions& options) {
   if (!pid) return std::unexpected(pid.error());
   const auto path = progress_file_of(*pid);
   if (!path) {
-    return fail(ErrorClass::not_found,
+    return fail(ErrorClass::transient,
                 "process " + std::to_string(*pid) +
                     " is not a running claude-key-refresher daemon (it has no reload file in the "
                     "runtime or state dir); check: claude-key-refresher status");

@@ -173,7 +173,8 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
     if (r.stopped) {
       out += fmt::format(
           "  next refresh:  none automatically (a permanent failure for this configuration and "
-          "secret); fix it, then run: claude-key-refresher once --force --profile {}\n",
+          "secret); fixing the cause clears it, or run: claude-key-refresher once --force "
+          "--profile {}\n",
           r.name);
     } else {
       out += fmt::format("  next refresh:  {}\n", when(r.next_attempt, now));

@@ -158,10 +158,10 @@ std::optional<std::string> web_identity_refusal(EnvLookup env) {
   if (!env_nonempty(env, "AWS_ROLE_ARN") || !env_nonempty(env, "AWS_WEB_IDENTITY_TOKEN_FILE")) {
     return std::nullopt;
   }
-  return "AWS web identity credentials (AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, as EKS "
-         "IRSA sets them) are not supported; use EKS Pod Identity (container credentials), an "
-         "AWS profile with credential_process (e.g. `aws configure export-credentials --format "
-         "process`), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for the refresher";
+  // Short enough to reach P.status (300 bytes) whole, with the backend's prefix.
+  return "AWS web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, EKS IRSA) is not "
+         "supported; use EKS Pod Identity, a profile with credential_process, or "
+         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY";
 }
 
 bool container_host_allowed(std::string_view url) {

@@ -180,7 +180,9 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
   // What was really there and is gone now: the user reads this to know where they stand.
   std::vector<std::string> removed;
   std::string left_alone;
-  {
+  // No state dir yet: no login ever saved tokens here, and there is no lock to take.
+  const bool no_state_dir = ::access(paths.dir.c_str(), F_OK) != 0 && errno == ENOENT;
+  if (!no_state_dir) {
     auto lock = ProfileLock::acquire(paths.lock);
     if (!lock) return std::unexpected(lock.error());
     auto secret = remove_existing(paths.secret);

@@ -115,6 +115,12 @@ grep -q 'A subcommand is required' "$T/none.err" && fail "no command: CLI11's me
 run helper-bad "$helper" --verison
 expect_eq "helper: unknown flag still exits 64" 64 "$rc"
 
+# --- reload with no daemon: unavailable (69), as status says, with what to start ------------
+XDG_RUNTIME_DIR=$T/run run reload-none "$refresher" reload
+expect_eq "reload with no daemon exits 69" 69 "$rc"
+grep -q "no running claude-key-refresher daemon found; start one" "$T/reload-none.err" &&
+  pass "reload with no daemon says to start one" || fail "reload-none: $(cat "$T/reload-none.err")"
+
 # --- man pages (built by help2man from the same --help) ------------------------------------
 if [ -n "$build" ] && [ -d "$build/man" ]; then
   for name in claude-key-helper claude-key-refresher; do

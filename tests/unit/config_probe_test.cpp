@@ -224,8 +224,13 @@ TEST_CASE("logout: says what it removed, and what it left alone", "[anthropic-oa
                                   lookup_fake_env);
   REQUIRE(config.has_value());
   const ckh::ProfileConfig& profile = config->profiles.at("max");
-  const ckh::ProfilePaths paths = ckh::profile_paths(state, "max");
+  // Before any refresh or login: no state dir at all is nothing to remove, not an error.
+  const ckh::ProfilePaths never = ckh::profile_paths(dir.file("no-state-yet"), "max");
+  auto nothing_yet = ckh::logout_profile(profile, never, false);
+  REQUIRE(nothing_yet.has_value());
+  CHECK(*nothing_yet == "profile 'max': nothing to remove: no saved tokens (already logged out)");
 
+  const ckh::ProfilePaths paths = ckh::profile_paths(state, "max");
   auto nothing = ckh::logout_profile(profile, paths, false);
   REQUIRE(nothing.has_value());
   CHECK(*nothing == "profile 'max': nothing to remove: no saved tokens (already logged out)");

@@ -514,7 +514,7 @@ TEST_CASE("config: load_config without a file", "[config]") {
     REQUIRE(config.error().size() == 1);
     const auto& problem = config.error().front();
     CHECK(problem.file == path);
-    CHECK(contains(problem.message, "create the file at " + path));
+    CHECK(contains(problem.message, "create this file"));
     CHECK(contains(problem.message, "ANTHROPIC_API_KEY"));
     CHECK(contains(problem.message, "claude-key-refresher check-config"));
   }
