@@ -11,6 +11,7 @@
 #include "refresher/config_probe.h"
 #include "refresher/http/curl_transport.h"
 #include "refresher/json_writer.h"
+#include "shared/time_text.h"
 
 namespace ckh {
 namespace {
@@ -112,9 +113,9 @@ bool check_config_command(const CheckConfigRequest& request) {
     std::printf("%s: OK (%zu profile(s))\n", config->path.c_str(), profiles.size());
   }
   for (const ProfileConfig* p : profiles) {
-    std::printf("  %s: backend %s, refresh every %llds or %llds before expiry\n", p->name.c_str(),
-                p->backend->name(), static_cast<long long>(p->refresh_interval.count()),
-                static_cast<long long>(p->refresh_before_expiry.count()));
+    std::printf("  %s: backend %s, refresh every %s or %s before expiry\n", p->name.c_str(),
+                p->backend->name(), duration_text(p->refresh_interval.count()).c_str(),
+                duration_text(p->refresh_before_expiry.count()).c_str());
   }
   if (request.probe) std::printf("  probe: every file, program and endpoint checked is usable\n");
   for (const auto& warning : warnings) std::printf("  warning: %s\n", warning.c_str());

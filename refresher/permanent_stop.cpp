@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -126,9 +127,14 @@ std::optional<std::int64_t> next_automatic_attempt(const std::optional<Credentia
                                                    const StatusRecord& status,
                                                    const ProfileConfig& profile,
                                                    const ProfilePaths& paths, std::int64_t now) {
+  if (!status.error_class) return next_attempt(record, status, profile, now, false);
   const std::string current = current_failure_inputs(profile, paths);
-  return next_attempt(record, without_outdated_backoff(status, current), profile, now,
-                      stopped_for_inputs(status, current));
+  if (failed_for_other_inputs(status, current)) {
+    // The cause may be fixed: the new source state is tried now (refresh_profile agrees),
+    // after a Retry-After the server asked for.
+    return std::max(now, status.retry_after_until.value_or(now));
+  }
+  return next_attempt(record, status, profile, now, stopped_for_inputs(status, current));
 }
 
 std::string stopped_message(const StatusRecord& status, const std::string& profile_name) {

@@ -117,7 +117,15 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   outcome.record = record;
   outcome.status = status;
 
-  if (satisfied(record, request, profile, status, now)) {
+  // The last attempt failed for another source state than today's: the user changed the
+  // configuration, a key file or a secret, maybe to fix it. Try the new state now rather than
+  // serve "up to date" (and a stale status) until the next scheduled refresh (permanent_stop.h).
+  // Only after a failure: the fast path of a healthy profile reads no extra file.
+  const std::string inputs =
+      status.error_class ? current_failure_inputs(profile, paths) : std::string();
+  const bool inputs_changed = failed_for_other_inputs(status, inputs);
+  if (!(inputs_changed && request.reason == RefreshReason::due) &&
+      satisfied(record, request, profile, status, now)) {
     outcome.action = RefreshAction::skipped;
     outcome.reply = ok_reply(record->generation);
     return outcome;
@@ -146,8 +154,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
       environment.person && status.error_class && *status.error_class != ErrorClass::transient;
   // A failure for another source state than today's holds nothing back: the user changed
   // the configuration, a key file or a secret (permanent_stop.h).
-  const std::string inputs = current_failure_inputs(profile, paths);
-  if (failed_for_other_inputs(status, inputs)) {
+  if (inputs_changed) {
     status = without_outdated_backoff(std::move(status), inputs);
   } else if (!explicit_force && !person_retry && stopped_for_inputs(status, inputs)) {
     // A permanent failure for this very source state: only the user moves on.

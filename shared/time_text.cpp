@@ -1,5 +1,7 @@
 #include "shared/time_text.h"
 
+#include <utility>
+
 #include "shared/text.h"
 
 namespace ckh {
@@ -47,6 +49,23 @@ std::string relative_time(std::int64_t t, std::int64_t now) {
                                   ? 100'000LL * 365 * 86400
                                   : static_cast<std::int64_t>(distance);
   return future ? "in " + span(capped) : span(capped) + " ago";
+}
+
+std::string duration_text(std::int64_t seconds) {
+  if (seconds == 0) return "0s";
+  // Unsigned magnitude: INT64_MIN has no positive counterpart.
+  std::uint64_t left =
+      seconds < 0 ? 0 - static_cast<std::uint64_t>(seconds) : static_cast<std::uint64_t>(seconds);
+  std::string text = seconds < 0 ? "-" : "";
+  static constexpr std::pair<std::uint64_t, char> kUnits[] = {
+      {86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  for (const auto& [unit, name] : kUnits) {
+    if (left < unit) continue;
+    text += to_decimal(left / unit);
+    text += name;
+    left %= unit;
+  }
+  return text;
 }
 
 std::string time_and_relative(std::int64_t t, std::int64_t now) {

@@ -21,4 +21,8 @@ std::string relative_time(std::int64_t t, std::int64_t now);
 // "2026-12-04T20:17:59Z (in 4m)": what a message shows for a time near enough to matter.
 std::string time_and_relative(std::int64_t t, std::int64_t now);
 
+// A configured duration, exactly, in the config file's own units: "4m", "1h30m", "45s",
+// "1d2h3m4s", "0s" (negative: "-" and the same). For settings, not for distances in time.
+std::string duration_text(std::int64_t seconds);
+
 }  // namespace ckh

@@ -75,6 +75,18 @@ TEST_CASE("time text: RFC 3339 UTC and a relative form") {
   CHECK(!ckh::relative_time(INT64_MIN, INT64_MAX).empty());
 }
 
+TEST_CASE("time text: a configured duration, exact, in the config's units") {
+  CHECK(ckh::duration_text(240) == "4m");
+  CHECK(ckh::duration_text(600) == "10m");
+  CHECK(ckh::duration_text(3600) == "1h");
+  CHECK(ckh::duration_text(3725) == "1h2m5s");  // nothing dropped, unlike relative_time
+  CHECK(ckh::duration_text(86400 + 7200 + 180 + 4) == "1d2h3m4s");
+  CHECK(ckh::duration_text(45) == "45s");
+  CHECK(ckh::duration_text(0) == "0s");
+  CHECK(ckh::duration_text(-90) == "-1m30s");
+  CHECK(!ckh::duration_text(INT64_MIN).empty());
+}
+
 TEST_CASE("status health: the verdict per profile and the worst of them") {
   const std::int64_t now = 1796416679;
   ckh::ProfileReport fresh;

@@ -95,6 +95,40 @@ TEST_CASE("source change: a fixed key file ends the backoff while an old key is 
 }
 
 TEST_CASE(
+    "source change: a fix while the old key is still fresh is tried at once, not "
+    "reported up to date") {
+  StaticFixture f;
+  const std::string key_path = f.dir / "key";
+  test::write_file(key_path, "sk-ant-one\n");
+  f.use(StaticBackend::from_file(key_path));
+  REQUIRE(f.run().action == RefreshAction::refreshed);
+  ::chmod(key_path.c_str(), 0640);
+  REQUIRE(f.run(RefreshReason::forced).action == RefreshAction::failed);
+  // The record is not due for minutes: without a change the failure stands and nothing runs.
+  f.clock.advance(2s);
+  CHECK(f.run().action == RefreshAction::skipped);
+  {
+    const ClockReading now = read_clock(f.clock);
+    const auto status = rebase_status(read_status_or_default(f.paths.status), now);
+    CHECK_FALSE(next_automatic_attempt(read_record_if_any(f.paths), status, f.profile, f.paths,
+                                       now.unix_s) == now.unix_s);
+  }
+  // The fix: the daemon's schedule and cron's `once` try it now, and the failure clears.
+  ::chmod(key_path.c_str(), 0600);
+  const ClockReading now = read_clock(f.clock);
+  const auto status = rebase_status(read_status_or_default(f.paths.status), now);
+  CHECK(next_automatic_attempt(read_record_if_any(f.paths), status, f.profile, f.paths,
+                               now.unix_s) == now.unix_s);
+  auto fixed = f.run();
+  CHECK(fixed.action == RefreshAction::refreshed);
+  const StatusRecord after = read_status_or_default(f.paths.status);
+  CHECK_FALSE(after.error_class);
+  // And once the new state is recorded, the next due run is the usual schedule again.
+  f.clock.advance(2s);
+  CHECK(f.run().action == RefreshAction::skipped);
+}
+
+TEST_CASE(
     "source change: a new value of the secret variable ends the stop, no secret in P.status") {
   StaticFixture f;
   FakeEnv env{{"CKH_TEST_KEY", "not a key"}};
