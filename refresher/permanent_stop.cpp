@@ -138,10 +138,11 @@ std::optional<std::int64_t> next_automatic_attempt(const std::optional<Credentia
 }
 
 std::string stopped_message(const StatusRecord& status, const std::string& profile_name) {
-  return status.last_error +
-         " (not retried until the config, key file or secret changes; to retry now: "
-         "claude-key-refresher once --force --profile " +
-         profile_name + ")";
+  return one_line_with_tail(status.last_error,
+                            " (not retried until the config, key file or secret changes; "
+                            "to retry now, run: claude-key-refresher once --force --profile " +
+                                profile_name + ")",
+                            kMaxStatusMessageBytes);
 }
 
 }  // namespace ckh

@@ -64,12 +64,13 @@ std::string retry_after_message(const StatusRecord& status, std::int64_t now) {
 // The error first (what to fix), then until when nothing is tried and how to try now.
 std::string backoff_message(const StatusRecord& status, const std::string& profile,
                             std::int64_t now) {
-  std::string message =
-      status.last_error.empty() ? std::string("the last refresh failed") : status.last_error;
-  message += " (backing off after " + to_decimal(status.consecutive_failures) +
-             " failure(s) until " + time_and_relative(*status.backoff_until, now) +
-             "; to retry now: claude-key-refresher once --force --profile " + profile + ")";
-  return message;
+  return one_line_with_tail(
+      status.last_error.empty() ? std::string_view("the last refresh failed")
+                                : std::string_view(status.last_error),
+      " (backing off after " + to_decimal(status.consecutive_failures) + " failure(s) until " +
+          time_and_relative(*status.backoff_until, now) +
+          "; to retry now, run: claude-key-refresher once --force --profile " + profile + ")",
+      kMaxStatusMessageBytes);
 }
 
 }  // namespace

@@ -132,6 +132,12 @@ std::size_t find_hint(std::string_view text) {
 
 }  // namespace
 
+std::string one_line_with_tail(std::string_view text, std::string_view tail,
+                               std::size_t max_bytes) {
+  if (tail.size() >= max_bytes) return one_line(std::string(text) + std::string(tail), max_bytes);
+  return one_line(text, max_bytes - tail.size()) + std::string(tail);
+}
+
 std::string without_repeated_hint(std::string_view message) {
   while (true) {
     const std::size_t first = find_hint(message);

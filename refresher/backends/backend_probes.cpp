@@ -28,7 +28,9 @@ void CommandBackend::probe(Prober& prober) const {
 
 void VaultBackend::probe(Prober& prober) const {
   const VaultSettings& s = settings_;
-  if (!s.tls.ca_file.empty()) prober.file("Vault ca_cert", s.tls.ca_file, false);
+  // An unusable CA file fails every request: the endpoint is not tried with it (libcurl
+  // would be handed a FIFO or a directory).
+  const bool ca_usable = s.tls.ca_file.empty() || prober.file("Vault ca_cert", s.tls.ca_file, false);
   if (s.auth == "approle") {
     prober.file("Vault role_id_file", s.role_id_file, false);
     prober.file("Vault secret_id_file", s.secret_id_file, true);
@@ -48,7 +50,7 @@ void VaultBackend::probe(Prober& prober) const {
       prober.file("Vault token (~/.vault-token)", file, true);
     }
   }
-  prober.endpoint("Vault address", s.address, s.tls);
+  if (ca_usable) prober.endpoint("Vault address", s.address, s.tls);
 }
 
 void AwsSecretsManagerBackend::probe(Prober& prober) const {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -363,6 +364,9 @@ Error classify(CURLcode code, const Exchange& exchange, const Target& target,
   }
 }
 
+// A CA bundle (Debian's whole store is about 200 KB); more is a wrong file, not a bundle.
+constexpr std::size_t kMaxCaFileBytes = 8u << 20;
+
 long clamp_ms(std::chrono::milliseconds value) {
   // curl reads 0 as "no timeout": never let a zero or negative timeout mean that.
   return static_cast<long>(std::max<std::chrono::milliseconds::rep>(value.count(), 1));
@@ -389,6 +393,20 @@ Result<HttpResponse> send_unchecked(const HttpRequest& request) {
     if (auto added = append(connect_to, target->connect_to); !added) {
       return std::unexpected(added.error());
     }
+  }
+
+  // The CA bundle is read here, not by libcurl: a FIFO or device planted as ca_cert would
+  // block libcurl's open with signals deferred (a hung `once`, an unkillable probe); ours
+  // opens without blocking and takes only a regular file.
+  std::string ca_bundle;
+  if (target->https && !request.tls.ca_file.empty()) {
+    auto read = read_regular_file(request.tls.ca_file, kMaxCaFileBytes);
+    if (!read) {
+      return fail(ErrorClass::config, "cannot use the CA file for " + host + ": " +
+                                          one_line(read.error().message, 300) +
+                                          "; set ca_cert to a readable PEM file");
+    }
+    ca_bundle = std::move(*read);
   }
 
   EasyPtr easy(curl_easy_init());
@@ -424,7 +442,8 @@ Result<HttpResponse> send_unchecked(const HttpRequest& request) {
     option(CURLOPT_SSL_VERIFYPEER, verify);
     option(CURLOPT_SSL_VERIFYHOST, verify * 2L);
     option(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-    if (!request.tls.ca_file.empty()) option(CURLOPT_CAINFO, request.tls.ca_file.c_str());
+    curl_blob ca_blob{ca_bundle.data(), ca_bundle.size(), CURL_BLOB_COPY};
+    if (!request.tls.ca_file.empty()) option(CURLOPT_CAINFO_BLOB, &ca_blob);
     if (!request.tls.ca_path.empty()) option(CURLOPT_CAPATH, request.tls.ca_path.c_str());
   }
   if (is_get) {

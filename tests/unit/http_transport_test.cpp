@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,7 @@
 #include "refresher/http/curl_transport.h"
 #include "refresher/http/retry_after.h"
 #include "refresher/http/transport.h"
+#include "test_support.h"
 #include "tls_test_server.h"
 
 namespace {
@@ -514,6 +516,26 @@ TEST_CASE("https: an unreadable CA file is a configuration error", "[http][tls]"
   request.tls.ca_file = "/nonexistent/ckh-ca.pem";
   const auto error = expect_error(transport.send(request), ErrorClass::config);
   CHECK(contains(error.message, "/nonexistent/ckh-ca.pem"));
+}
+
+TEST_CASE("https: a FIFO or a directory as the CA file is refused without blocking", "[http][tls]") {
+  // libcurl would open a FIFO with a blocking open and hang the refresher (signals
+  // deferred); the transport reads the bundle itself and takes only a regular file.
+  ckh::test::TestPki pki({"localhost"});
+  auto tls = ckh::test::server_tls_context(pki);
+  ScriptedHttpServer server({answer(http_reply("200 OK", "x"))}, tls.get());
+  const NoProxy no_proxy;
+  CurlTransport transport;
+  ckh::test::TempDir dir;
+  const std::string fifo = dir / "ca.pem";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (const std::string& path : {fifo, std::string(dir.path())}) {
+    HttpRequest request = canary_request(server.origin("localhost"));
+    request.tls.ca_file = path;
+    const auto error = expect_error(transport.send(request), ErrorClass::config);
+    CHECK(contains(error.message, "not a regular file"));
+    CHECK(contains(error.message, "ca_cert"));
+  }
 }
 
 // --- retry_after_seconds

@@ -188,6 +188,10 @@ TEST_CASE("text: redact removes the secret and any 12-byte piece of it") {
 TEST_CASE("text: one_line folds white space and cuts long text") {
   CHECK(one_line("  a \n\n b\tc  ", 100) == "a b c");
   CHECK(one_line(std::string(50, 'x'), 10) == "xxxxxxx...");
+  // The tail (a hint) survives whole; the text before it is what is cut.
+  CHECK(one_line_with_tail(std::string(50, 'x'), "; run: y", 20) == "xxxxxxxxx...; run: y");
+  CHECK(one_line_with_tail("short", "; run: y", 20) == "short; run: y");
+  CHECK(one_line_with_tail("abc", "0123456789", 8) == "abc01...");
   CHECK(parse_u64("18446744073709551615") == UINT64_MAX);
   CHECK_FALSE(parse_u64("18446744073709551616"));
   CHECK_FALSE(parse_u64("+1"));

@@ -16,6 +16,7 @@
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
 #include "refresher/schedule.h"
+#include "shared/refresh_protocol.h"
 #include "shared/secure_file.h"
 #include "shared/time_text.h"
 #include "test_support.h"
@@ -185,6 +186,26 @@ TEST_CASE("source change: a backoff message says until when (RFC 3339) and names
   CHECK_THAT(held.reply.message, Catch::Contains("claude-key-refresher once --force --profile p"));
   CHECK_THAT(held.reply.message, Catch::Contains(rfc3339_utc(*status.backoff_until)));
   CHECK_THAT(held.reply.message, !Catch::Contains("(unix)"));
+}
+
+TEST_CASE("source change: however long the error, the reply on the wire keeps its hint whole") {
+  const std::string long_error = "stderr: " + std::string(400, 'e') + " tail-of-error";
+  for (const ErrorClass kind : {ErrorClass::transient, ErrorClass::permanent}) {
+    StaticFixture f;
+    auto backend = std::make_shared<test::ScriptedBackend>();
+    f.profile.backend_name = "scripted";
+    f.use(backend);
+    backend->script.push_back(std::unexpected(Error{kind, long_error}));
+    REQUIRE(f.run().action == RefreshAction::failed);
+    auto held = f.run();
+    REQUIRE(held.action == RefreshAction::backing_off);
+    // What the helper reads from the socket: cut to the status message limit.
+    const auto wire = parse_reply(format_reply(held.reply));
+    REQUIRE(wire);
+    CHECK(wire->message.size() <= kMaxStatusMessageBytes);
+    CHECK_THAT(wire->message, Catch::Contains("stderr: eee"));
+    CHECK_THAT(wire->message, Catch::EndsWith("run: claude-key-refresher once --force --profile p)"));
+  }
 }
 
 TEST_CASE("source change: another key file, or env -> file, is due at once") {
