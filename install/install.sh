@@ -144,6 +144,10 @@ else
   keyfile=$config_home/claude-key-helper/anthropic-api-key
   state=${CLAUDE_KEY_HELPER_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/claude-key-helper}
   manifest=$state/install-manifest.txt
+  # A state dir that was there before (CLAUDE_KEY_HELPER_STATE_DIR naming a dir of yours)
+  # is never removed whole: --purge then removes only the refresher's own files in it.
+  state_kind=statedir
+  [ ! -e "$state" ] || [ -f "$manifest" ] || state_kind=statefiles
   mkdir_private "$state"
 fi
 manifest_lines=()  # --system: written once the share dir exists
@@ -159,7 +163,7 @@ record() {
   fi
   grep -Fxq -- "$line" "$manifest" || printf '%s\n' "$line" >>"$manifest"
 }
-[ "$system" = 1 ] || record statedir "$state"
+[ "$system" = 1 ] || grep -q "^statedir"$'\t' "$manifest" 2>/dev/null || record "$state_kind" "$state"
 
 # --- --system: the directories above the binaries ------------------------------------------
 # Claude Code refuses to run an organization-managed helper that the user could replace, so
@@ -307,10 +311,19 @@ config_header() {
     "$prefix/share/doc/claude-key-helper/config.example.toml"
   printf '# After an edit: %s check-config\n' "$refresher"
 }
-no_config=0
+no_config=0 key_replaced=0
 if [ -e "$config" ]; then
   say "keeping your config $config"
   [ "$subscription" = 0 ] || warn "--subscription only writes a config where there is none; $config is used as it is"
+  # A rerun with a corrected ANTHROPIC_API_KEY: the key file this installer wrote (its
+  # manifest says so) takes the new key; a key file of the user's own is never touched.
+  if [ -n "${ANTHROPIC_API_KEY:-}" ] && [ -f "$keyfile" ] && [ "$system" = 0 ] &&
+     grep -Fxq -- "keyfile"$'\t'"$keyfile" "$manifest" 2>/dev/null &&
+     ! cmp -s "$keyfile" <(printf '%s' "$ANTHROPIC_API_KEY"); then
+    printf '%s' "$ANTHROPIC_API_KEY" | write_private "$keyfile"
+    key_replaced=1
+    say "replaced the key in $keyfile with this shell's ANTHROPIC_API_KEY (mode 0600)"
+  fi
 elif [ "$subscription" = 1 ]; then
   mkdir_private "$(dirname "$config")"
   {
@@ -398,9 +411,12 @@ if [ "$backend" = anthropic-oauth ] && [ ! -e "$state_secret" ]; then
 fi
 
 if [ "$config_ok" = 1 ] && [ -z "$problem" ]; then
-  say "refreshing profile '$profile' once: $refresher once --profile $profile"
+  # A replaced key is fetched now, not when the cached one is next due.
+  force=()
+  [ "$key_replaced" = 0 ] || force=(--force)
+  say "refreshing profile '$profile' once: $refresher once ${force[*]:+${force[*]} }--profile $profile"
   once_rc=0
-  once_err=$(as_service "$refresher" once --profile "$profile" 2>&1 >/dev/null) || once_rc=$?
+  once_err=$(as_service "$refresher" once "${force[@]}" --profile "$profile" 2>&1 >/dev/null) || once_rc=$?
   if [ "$once_rc" != 0 ]; then
     problem="claude-key-refresher once --profile $profile failed (exit $once_rc): $once_err"
   fi
@@ -603,6 +619,11 @@ if [ "$sink_ok" = 1 ]; then
   say "  apiKeyHelper stays unset, as a subscription needs. Just run claude."
 elif [ "$registered" = 1 ]; then
   say "done: Claude Code gets its key from $helper_cmd. Just run claude."
+  if [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+    # Claude Code sends ANTHROPIC_API_KEY instead of the helper's key when it is set.
+    say "ANTHROPIC_API_KEY is set in this shell, and Claude Code prefers it to the helper:"
+    say "  run 'unset ANTHROPIC_API_KEY' and remove it from your shell's startup file"
+  fi
 else
   say "done: profile '$profile' works; settings.json left alone (--no-register)."
 fi

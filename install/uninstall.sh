@@ -85,6 +85,7 @@ mapfile -t files < <(all_of file)
 mapfile -t dirs < <(all_of dir)
 mapfile -t keyfiles < <(all_of keyfile)
 mapfile -t statedirs < <(all_of statedir)
+mapfile -t statefiledirs < <(all_of statefiles)
 
 # --- 1. stop the refresher -----------------------------------------------------------------
 user_systemd() {
@@ -181,6 +182,27 @@ for k in "${keyfiles[@]}"; do
   else
     say "kept the key file $k"
     keep_line keyfile "$k"
+  fi
+done
+# A state dir that existed before the install: only what the refresher writes in it
+# (shared/paths.cpp's P.* names, their temp files, the callers dir) and the installer's
+# own log, pid file and manifest go; the dir itself only if that leaves it empty.
+purge_state_files() {
+  local s=$1 p
+  for p in cred secret lock status sock fpkey; do
+    find "$s" -maxdepth 1 \( -name "*.$p" -o -name "*.$p.tmp.*" \) \( -type f -o -type s \) -delete
+  done
+  rm -rf -- "$s/callers"
+  rm -f -- "$s/refresher.log" "$s/refresher.pid"
+  [ "$s" = "$state" ] || rm -f -- "$s/install-manifest.txt"
+}
+for s in "${statefiledirs[@]}"; do
+  [ -d "$s" ] || continue
+  if [ "$purge" = 1 ]; then
+    purge_state_files "$s"
+    say "removed the refresher's files from $s (the dir was there before the install)"
+  else
+    keep_line statefiles "$s"
   fi
 done
 for s in "${statedirs[@]}"; do

@@ -75,6 +75,9 @@ std::string health_reason(const ProfileReport& r, Health health, std::int64_t no
 
 Health profile_health(const ProfileReport& r, std::int64_t now) {
   if (has_valid_credential(r, now)) return r.status.error_class ? Health::stale : Health::ok;
+  // A P.cred the helper refuses (link, owner, mode) stays refused until the user acts; a
+  // corrupt one is replaced by the next refresh.
+  if (r.record_problem_kind == ErrorClass::unsafe) return Health::refused;
   if (!r.status.error_class) return Health::unavailable;
   switch (*r.status.error_class) {
     case ErrorClass::config:

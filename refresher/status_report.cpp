@@ -16,8 +16,9 @@ ProfileReport gather_report(const ProfileConfig& profile, const std::string& sta
   report.backend = profile.backend ? profile.backend->name() : profile.backend_name;
   if (auto record = read_record_file(paths.cred)) {
     report.record = std::move(*record);
-  } else {
+  } else if (record.error().kind != ErrorClass::not_found) {
     report.record_problem = record.error().message;
+    report.record_problem_kind = record.error().kind;
   }
   report.status = rebase_status(read_status_or_default(paths.status), now);
   report.stopped = stopped_for_inputs(report.status, current_failure_inputs(profile, paths));

@@ -8,8 +8,8 @@
 //                  the backend is failing)
 //   unavailable 69 no valid credential (none yet, expired, unreadable) and the failure is
 //                  transient or unknown: may clear by itself
-//   refused 77     no valid credential and the backend refused (permanent, unsafe): the user
-//                  must act
+//   refused 77     no valid credential and the backend refused (permanent, unsafe), or P.cred
+//                  is refused as unsafe (the helper's 77 too): the user must act
 //   config 78      no valid credential and the configuration is wrong
 // Times are shown as RFC 3339 UTC with a relative form (shared/time_text.h); the JSON keeps
 // its unix-second numbers and adds an "..._utc" string beside each.
@@ -34,6 +34,7 @@ struct ProfileReport {
   std::string backend;
   std::optional<CredentialRecord> record;  // the credential field is never printed
   std::string record_problem;              // why P.cred could not be read, when it exists
+  std::optional<ErrorClass> record_problem_kind;  // unsafe: refused, as the helper exits 77
   StatusRecord status;                     // rebased on the current wall clock (schedule.h)
   bool stopped = false;  // a permanent failure for the current config and P.secret
   std::optional<std::int64_t> next_attempt;  // none while stopped

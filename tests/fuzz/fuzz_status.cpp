@@ -145,6 +145,7 @@ void report_direction(const std::uint8_t* data, std::size_t size,
       r.record = std::move(record);
     } else {
       r.record_problem = input.ConsumeRandomLengthString(48);
+      if (input.ConsumeBool()) r.record_problem_kind = ckh::ErrorClass::unsafe;
     }
     if (parsed && i == 0) {
       r.status = *parsed;  // what a real P.status file holds

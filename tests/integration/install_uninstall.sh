@@ -134,6 +134,21 @@ leaks=$(grep -rlF -- "$canary" "$tmp" | grep -vxF -e "$keyfile" -e "$state/defau
 [ -z "$leaks" ] || fail "the key appears in: $leaks"
 ok "the key is only in the key file and the credential cache (not in output, logs, config)"
 
+grep -q "run 'unset ANTHROPIC_API_KEY'" "$tmp/install1.out" ||
+  fail "install did not say that a set ANTHROPIC_API_KEY wins over the helper"
+
+# --- a rerun with a corrected key replaces the key file it wrote ----------------------------
+canary2="sk-ant-canary-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+ANTHROPIC_API_KEY=$canary2 install_run "$tmp/install3.out"
+[ "$(cat "$keyfile")" = "$canary2" ] || fail "a rerun with a new ANTHROPIC_API_KEY kept the old key"
+expect "key file mode after the rerun" "$(stat -c %a "$keyfile")" 600
+got=$(cd / && env -u ANTHROPIC_API_KEY timeout 30 /bin/sh -c "$helper_cmd" 2>/dev/null </dev/null) || true
+[ "$got" = "$canary2" ] || fail "after the rerun the helper printed ${#got} characters, not the new key"
+if grep -rlF -- "$canary2" "$tmp" | grep -vxF -e "$keyfile" -e "$state/default.cred"; then
+  fail "the new key leaked"
+fi
+ok "a rerun with a corrected ANTHROPIC_API_KEY replaces the key file the installer wrote"
+
 # --- uninstall ------------------------------------------------------------------------------
 bash "$src/install/uninstall.sh" >"$tmp/uninstall.out" 2>&1 || fail "uninstall.sh exited $?"
 for _ in $(seq 50); do kill -0 "$refresher_pid" 2>/dev/null || break; sleep 0.1; done
@@ -151,7 +166,7 @@ bash "$src/install/uninstall.sh" --purge >"$tmp/purge.out" 2>&1 || fail "uninsta
 [ ! -e "$config" ] || fail "--purge kept the unchanged config"
 [ ! -e "$state" ] || fail "--purge kept the state dir"
 expect "settings.json still restored" "$(sha256sum <"$settings")" "$settings_sum"
-if grep -rlF -- "$canary" "$tmp"; then fail "the key is still somewhere after --purge"; fi
+if grep -rlF -e "$canary" -e "$canary2" "$tmp"; then fail "the key is still somewhere after --purge"; fi
 ok "uninstall --purge removes the key file, the config it wrote and the state dir"
 
 # ================= Part 2: a user systemd (fake systemctl) ====================================
@@ -212,6 +227,12 @@ argv = ["/bin/echo", "short-lived-token"]
 ttl = "1m"
 EOF
 config_sum=$(sha256sum <"$config")
+# The state dir is one of the user's, there before the install: --purge may remove only
+# the refresher's files from it.
+export CLAUDE_KEY_HELPER_STATE_DIR=$tmp/shortlived/my-state
+state=$CLAUDE_KEY_HELPER_STATE_DIR
+mkdir -m 0700 "$state"
+echo "mine" >"$state/notes.txt"
 CLAUDE_KEY_HELPER_PROFILE=gw install_run "$tmp/install-short.out" --no-start
 expect "config untouched" "$(sha256sum <"$config")" "$config_sum"
 expect "apiKeyHelper for gw" "$(pyval "$settings" 'd["apiKeyHelper"]')" "$PREFIX/bin/claude-key-helper --profile gw"
@@ -221,8 +242,12 @@ expect "env kept" "$(pyval "$settings" 'd["env"]["FOO"]')" 1
 [ ! -e "$state/refresher.pid" ] || fail "--no-start started a refresher"
 bash "$src/install/uninstall.sh" --purge >"$tmp/uninstall-short.out" 2>&1 || fail "uninstall.sh --purge exited $?"
 expect "user config kept by --purge" "$(sha256sum <"$config")" "$config_sum"
+[ "$(cat "$state/notes.txt" 2>/dev/null)" = mine ] || fail "--purge removed a file of the user's own state dir"
+left=$(cd "$state" && ls -A | grep -vx notes.txt || true)
+[ -z "$left" ] || fail "--purge left the refresher's files in the user's state dir: $left"
+unset CLAUDE_KEY_HELPER_STATE_DIR
 expect "settings.json restored (TTL)" "$(sha256sum <"$settings")" "$settings_sum"
-ok "an existing config is kept (even by --purge); short-lived credentials get a fitting TTL"
+ok "an existing config and state dir are kept (even by --purge); short-lived credentials get a fitting TTL"
 
 # ================= The example config =============================================================
 example=$src/install/config.example.toml

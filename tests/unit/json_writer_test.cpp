@@ -109,6 +109,16 @@ TEST_CASE("status health: the verdict per profile and the worst of them") {
   none.status.error_class = ckh::ErrorClass::config;
   CHECK(ckh::profile_health(none, now) == ckh::Health::config);
 
+  // A P.cred the helper refuses as unsafe (it exits 77) is refused here too; a corrupt
+  // one is replaced by the next refresh: unavailable, as the helper's "try later".
+  ckh::ProfileReport unsafe_cred;
+  unsafe_cred.record_problem = "P.cred is a symbolic link";
+  unsafe_cred.record_problem_kind = ckh::ErrorClass::unsafe;
+  CHECK(ckh::profile_health(unsafe_cred, now) == ckh::Health::refused);
+  ckh::ProfileReport corrupt_cred;
+  corrupt_cred.record_problem = "P.cred is malformed";
+  corrupt_cred.record_problem_kind = ckh::ErrorClass::corrupt;
+  CHECK(ckh::profile_health(corrupt_cred, now) == ckh::Health::unavailable);
   CHECK(ckh::health_exit_code(ckh::Health::ok) == 0);
   CHECK(ckh::health_exit_code(ckh::Health::stale) == 75);
   CHECK(ckh::health_exit_code(ckh::Health::unavailable) == 69);
