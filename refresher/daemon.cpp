@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "refresher/callers_gc.h"
+#include "refresher/config_watch.h"
 #include "refresher/log.h"
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
@@ -619,13 +620,22 @@ int run_daemon(Config config, const DaemonOptions& options) {
                (config.path.empty() ? "the environment" : config.path) +
                (watchdog.ms_until_due() >= 0 ? "; feeding the systemd watchdog" : ""));
 
+  ConfigWatch config_watch(options.config_path);
   for (;;) {
     watchdog.feed_if_due(*workers);
-    const int signal_number = wait_signal(watchdog.ms_until_due());
-    if (signal_number == SIGHUP) {
+    const std::int64_t watchdog_ms = watchdog.ms_until_due();
+    const std::int64_t poll_ms = kConfigPollInterval.count();
+    const int signal_number =
+        wait_signal(watchdog_ms < 0 ? poll_ms : std::min(watchdog_ms, poll_ms));
+    const bool file_changed = signal_number == 0 && config_watch.changed_and_settled();
+    if (file_changed) {
+      log_line(LogLevel::info, "", options.config_path + " changed: reloading it");
+    }
+    if (signal_number == SIGHUP || file_changed) {
       ++progress.started;
       record_progress();
       notify_systemd("RELOADING=1");
+      config_watch.mark_applied();
       auto reloaded = load_config(options.config_path);
       std::string note;
       if (!reloaded) {

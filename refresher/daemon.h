@@ -20,6 +20,9 @@
 // - SIGHUP: reload the config; a bad config keeps the old one running and logs why. Each
 //   reload's start and result go to daemon.<pid>.reload (refresher/reload_progress.h), which
 //   `claude-key-refresher reload` (systemd's ExecReload) waits for.
+// - An edited config file is reloaded without a SIGHUP, as by one, within about 10 s
+//   (config_watch.h: polled every 5 s, loaded once two polls agree), so that a daemon never
+//   keeps publishing a source the config no longer names while `once` publishes the new.
 // - systemd Type=notify: READY=1 (with STATUS=) once every socket listens, RELOADING=1 then
 //   READY=1 around a reload (READY before the reload file says it is done), STOPPING=1 on
 //   exit. Watchdog: with WATCHDOG_USEC (and WATCHDOG_PID unset or ours), WATCHDOG=1 every

@@ -366,8 +366,9 @@ int main(int argc, char** argv) {
   bool force = false, quiet = false, json = false, probe = false;
   std::string helper_request, pid_file;
 
-  auto* run =
-      app.add_subcommand("run", "run as a daemon: refresh when due, on request, with backoff");
+  auto* run = app.add_subcommand("run",
+                                 "run as a daemon: refresh when due, on request, with backoff; "
+                                 "reload the config when it is edited or on SIGHUP");
   add_common(run, common, "serve only this profile (default: every profile)");
   run->add_option("--pid-file", pid_file, "write the daemon's pid here, removed on exit");
 

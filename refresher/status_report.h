@@ -32,10 +32,10 @@ namespace ckh {
 struct ProfileReport {
   std::string name;
   std::string backend;
-  std::optional<CredentialRecord> record;  // the credential field is never printed
-  std::string record_problem;              // why P.cred could not be read, when it exists
+  std::optional<CredentialRecord> record;         // the credential field is never printed
+  std::string record_problem;                     // why P.cred could not be read, when it exists
   std::optional<ErrorClass> record_problem_kind;  // unsafe: refused, as the helper exits 77
-  StatusRecord status;                     // rebased on the current wall clock (schedule.h)
+  StatusRecord status;                            // rebased on the current wall clock (schedule.h)
   bool stopped = false;  // a permanent failure for the current config and P.secret
   std::optional<std::int64_t> next_attempt;  // none while stopped
   std::optional<long> daemon_pid;

@@ -33,8 +33,7 @@ std::string one_line(std::string_view text, std::size_t max_bytes);
 // one_line(text) followed by tail (already one line: a hint such as "; run: ..."), the text
 // cut so that the whole fits max_bytes and the tail survives whole: a reader must always
 // see what to run, however long the error before it.
-std::string one_line_with_tail(std::string_view text, std::string_view tail,
-                               std::size_t max_bytes);
+std::string one_line_with_tail(std::string_view text, std::string_view tail, std::size_t max_bytes);
 
 // A message keeps only its first command hint ("claude-key-refresher <command>", as in
 // "run: claude-key-refresher once --profile P"): a "; ..." clause holding a hint that an

@@ -2,7 +2,8 @@
 # `claude-key-refresher run`: refreshes when due and never in between, at once on `signal`
 # and on the helper's request, backs off with jitter on failure, keeps the last good
 # credential, refuses a second daemon for the same profile, reloads on SIGHUP (keeping the
-# old config when the new one is bad), exits cleanly on SIGTERM.
+# old config when the new one is bad) and on an edit of the config file by itself, exits
+# cleanly on SIGTERM.
 source "$(dirname "$0")/lib.sh"
 make_command_backend
 write_command_config 1h
@@ -87,6 +88,20 @@ expect_eq "good reload switches backend and refreshes at once" "sk-static-after-
   "$(sed -n 's/^credential: //p' "$STATE/default.cred")"
 grep -q "configuration reloaded" "$T/daemon.log" && pass "reload logged" || fail "reload not logged"
 grep -q "sk-static-after-reload\|key-[0-9]" "$T/daemon.log" && fail "daemon log holds a credential" || pass "daemon log holds no credential"
+
+# An edited config is picked up without a SIGHUP (polled; bounded wait, no timing window):
+# a daemon left on the old config would keep republishing the old source while cron's
+# `once` publishes the new one.
+write_command_config 1h
+for _ in $(seq 300); do
+  case "$(sed -n 's/^credential: //p' "$STATE/default.cred")" in key-*) break ;; esac
+  sleep 0.1
+done
+case "$(sed -n 's/^credential: //p' "$STATE/default.cred")" in
+  key-*) pass "an edited config is reloaded without SIGHUP and its source published" ;;
+  *) fail "30 s after the edit the daemon still publishes the old source: $(tail -3 "$T/daemon.log")" ;;
+esac
+grep -q "changed: reloading it" "$T/daemon.log" && pass "the reload on an edit is logged" || fail "no log of the edit"
 kill -INT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; rc=$?
 expect_eq "SIGINT exits 0" 0 "$rc"
 

@@ -518,7 +518,8 @@ TEST_CASE("https: an unreadable CA file is a configuration error", "[http][tls]"
   CHECK(contains(error.message, "/nonexistent/ckh-ca.pem"));
 }
 
-TEST_CASE("https: a FIFO or a directory as the CA file is refused without blocking", "[http][tls]") {
+TEST_CASE("https: a FIFO or a directory as the CA file is refused without blocking",
+          "[http][tls]") {
   // libcurl would open a FIFO with a blocking open and hang the refresher (signals
   // deferred); the transport reads the bundle itself and takes only a regular file.
   ckh::test::TestPki pki({"localhost"});

@@ -204,7 +204,8 @@ TEST_CASE("source change: however long the error, the reply on the wire keeps it
     REQUIRE(wire);
     CHECK(wire->message.size() <= kMaxStatusMessageBytes);
     CHECK_THAT(wire->message, Catch::Contains("stderr: eee"));
-    CHECK_THAT(wire->message, Catch::EndsWith("run: claude-key-refresher once --force --profile p)"));
+    CHECK_THAT(wire->message,
+               Catch::EndsWith("run: claude-key-refresher once --force --profile p)"));
   }
 }
 
