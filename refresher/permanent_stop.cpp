@@ -118,11 +118,6 @@ bool failed_for_other_inputs(const StatusRecord& status, std::string_view curren
   return status.error_class && !status.stopped_for.empty() && status.stopped_for != current;
 }
 
-StatusRecord without_outdated_backoff(StatusRecord status, std::string_view current) {
-  if (failed_for_other_inputs(status, current)) status.backoff_until.reset();
-  return status;
-}
-
 std::optional<std::int64_t> next_automatic_attempt(const std::optional<CredentialRecord>& record,
                                                    const StatusRecord& status,
                                                    const ProfileConfig& profile,

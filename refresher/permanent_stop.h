@@ -61,10 +61,6 @@ bool stopped_for_inputs(const StatusRecord& status, std::string_view fingerprint
 // (status.stopped_for set and different): then its backoff no longer applies.
 bool failed_for_other_inputs(const StatusRecord& status, std::string_view current);
 
-// The status as automatic attempts see it: without the backoff of a failure recorded for
-// other inputs (failed_for_other_inputs). Retry-After is kept.
-StatusRecord without_outdated_backoff(StatusRecord status, std::string_view current);
-
 // When the daemon's timer next tries (schedule.h next_attempt) with the above applied: none
 // while stopped. `status` must be rebased. Reads P.secret, P.fpkey and the source's files.
 std::optional<std::int64_t> next_automatic_attempt(const std::optional<CredentialRecord>& record,

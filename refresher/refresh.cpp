@@ -156,7 +156,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   // A failure for another source state than today's holds nothing back: the user changed
   // the configuration, a key file or a secret (permanent_stop.h).
   if (inputs_changed) {
-    status = without_outdated_backoff(std::move(status), inputs);
+    status.backoff_until.reset();  // Retry-After stays: the server asked for it
   } else if (!explicit_force && !person_retry && stopped_for_inputs(status, inputs)) {
     // A permanent failure for this very source state: only the user moves on.
     outcome.action = RefreshAction::backing_off;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,10 +26,17 @@ namespace ckh {
 
 namespace {
 
-// Where a daemon keeps its reload file: the runtime dir, then the state dir.
+// Where a daemon keeps its reload file: the runtime dir, then the state dir. A shell without
+// $XDG_RUNTIME_DIR (su, sudo -u, some ssh setups) still finds a daemon that systemd started
+// with it: the conventional /run/user/<uid> is tried too (the pid in a file name is only
+// signalled when it is a live claude-key-refresher, and only our own processes can be).
 std::vector<std::string> progress_dirs() {
   std::vector<std::string> dirs;
-  if (std::string runtime = runtime_dir(); !runtime.empty()) dirs.push_back(std::move(runtime));
+  if (std::string runtime = runtime_dir(); !runtime.empty()) {
+    dirs.push_back(std::move(runtime));
+  } else if (!std::getenv("XDG_RUNTIME_DIR") && !std::getenv("CLAUDE_KEY_HELPER_STATE_DIR")) {
+    dirs.push_back("/run/user/" + std::to_string(::getuid()) + "/claude-key-helper");
+  }
   if (auto state = state_dir(); state) dirs.push_back(*state);
   return dirs;
 }

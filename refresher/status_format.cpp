@@ -164,7 +164,9 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
     } else {
       out += "  last error:    none\n";
     }
-    if (r.status.backoff_until && *r.status.backoff_until > now) {
+    // A stopped profile waits for a fix, not for its backoff to end: "backoff until" beside
+    // "none automatically" would contradict it.
+    if (!r.stopped && r.status.backoff_until && *r.status.backoff_until > now) {
       out += fmt::format("  backoff until: {}\n", when(r.status.backoff_until, now));
     }
     if (r.status.retry_after_until && *r.status.retry_after_until > now) {

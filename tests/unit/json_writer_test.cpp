@@ -128,6 +128,18 @@ TEST_CASE("status health: the verdict per profile and the worst of them") {
   CHECK(ckh::worst_health({stale, expired, fresh}, now) == ckh::Health::unavailable);
   CHECK(ckh::worst_health({}, now) == ckh::Health::ok);
 
+  // A stopped profile says it waits for a fix; no "backoff until" beside that.
+  ckh::ProfileReport stopped = none;
+  stopped.name = "s";
+  stopped.status.error_class = ckh::ErrorClass::permanent;
+  stopped.status.backoff_until = now + 300;
+  stopped.stopped = true;
+  const std::string stopped_text = ckh::format_report_text({stopped}, now);
+  CHECK_THAT(stopped_text, Catch::Contains("none automatically"));
+  CHECK_THAT(stopped_text, !Catch::Contains("backoff until"));
+  stopped.stopped = false;  // a transient backoff does show its end
+  CHECK_THAT(ckh::format_report_text({stopped}, now), Catch::Contains("backoff until"));
+
   // status --json carries the verdict, and stays valid JSON over any bytes.
   stale.name = "n\xff";
   stale.status.last_error = "stderr: \xff\xfe";

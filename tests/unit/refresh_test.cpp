@@ -2,6 +2,7 @@
 // stale-while-error, backoff, the 401 rate limit, secret-before-publish, redaction.
 #include <catch2/catch.hpp>
 
+#include "refresh_fixture.h"
 #include "refresher/fingerprint.h"
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
@@ -16,27 +17,7 @@ using ckh::test::credential;
 using ckh::test::ScriptedBackend;
 using ckh::test::TempDir;
 
-namespace {
-
-struct Fixture {
-  TempDir dir;
-  ProfilePaths paths = profile_paths(dir / "state", "p");
-  std::shared_ptr<ScriptedBackend> backend = std::make_shared<ScriptedBackend>();
-  ProfileConfig profile;
-  FakeClock clock{1'800'000'000};
-  static double half() { return 0.5; }
-  Fixture() {
-    profile.name = "p";
-    profile.backend_name = "scripted";
-    profile.backend = backend;
-  }
-  RefreshOutcome run(RefreshReason reason, std::uint64_t seen = 0, std::int64_t need_until = 0) {
-    return refresh_profile(profile, paths, RefreshRequest{reason, seen, need_until},
-                           RefreshEnvironment{clock, half});
-  }
-};
-
-}  // namespace
+using Fixture = ckh::test::RefreshFixture;
 
 TEST_CASE("refresh: first refresh publishes generation 1 with its expiry") {
   Fixture f;

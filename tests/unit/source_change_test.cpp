@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "fake_transport.h"
+#include "refresh_fixture.h"
 #include "refresher/backends/aws_secretsmanager_backend.h"
 #include "refresher/backends/static_backend.h"
 #include "refresher/config.h"
@@ -26,32 +27,12 @@ using namespace std::chrono_literals;
 using ckh::test::FakeEnv;
 using ckh::test::TempDir;
 
-namespace {
-
-struct StaticFixture {
-  TempDir dir;
-  ProfilePaths paths = profile_paths(dir / "state", "p");
-  ProfileConfig profile;
-  FakeClock clock{1'800'000'000};
-  static double half() { return 0.5; }
-  StaticFixture() {
-    profile.name = "p";
-    profile.backend_name = "static";
-  }
-  void use(std::shared_ptr<Backend> backend) { profile.backend = std::move(backend); }
-  RefreshOutcome run(RefreshReason reason = RefreshReason::due, bool person = false) {
-    return refresh_profile(profile, paths, RefreshRequest{reason, 0, 0},
-                           RefreshEnvironment{clock, half, person});
-  }
-  std::string status_text() const { return read_private_file(paths.status, 1 << 16).value_or(""); }
-};
-
-}  // namespace
+using ckh::test::RefreshFixture;
 
 TEST_CASE("source change: creating the missing key file is tried at once, not after 5 minutes") {
-  StaticFixture f;
+  RefreshFixture f;
   const std::string key_path = f.dir / "key";
-  f.use(StaticBackend::from_file(key_path));
+  f.use(StaticBackend::from_file(key_path), "static");
   auto first = f.run();
   REQUIRE(first.action == RefreshAction::failed);
   CHECK(first.reply.error_class == ErrorClass::permanent);
@@ -77,10 +58,10 @@ TEST_CASE("source change: creating the missing key file is tried at once, not af
 }
 
 TEST_CASE("source change: a fixed key file ends the backoff while an old key is served") {
-  StaticFixture f;
+  RefreshFixture f;
   const std::string key_path = f.dir / "key";
   test::write_file(key_path, "sk-ant-one\n");
-  f.use(StaticBackend::from_file(key_path));
+  f.use(StaticBackend::from_file(key_path), "static");
   REQUIRE(f.run().action == RefreshAction::refreshed);
   // The file goes bad (group-readable): a forced refresh fails; the old key stays valid.
   ::chmod(key_path.c_str(), 0640);
@@ -98,10 +79,10 @@ TEST_CASE("source change: a fixed key file ends the backoff while an old key is 
 TEST_CASE(
     "source change: a fix while the old key is still fresh is tried at once, not "
     "reported up to date") {
-  StaticFixture f;
+  RefreshFixture f;
   const std::string key_path = f.dir / "key";
   test::write_file(key_path, "sk-ant-one\n");
-  f.use(StaticBackend::from_file(key_path));
+  f.use(StaticBackend::from_file(key_path), "static");
   REQUIRE(f.run().action == RefreshAction::refreshed);
   ::chmod(key_path.c_str(), 0640);
   REQUIRE(f.run(RefreshReason::forced).action == RefreshAction::failed);
@@ -131,9 +112,9 @@ TEST_CASE(
 
 TEST_CASE(
     "source change: a new value of the secret variable ends the stop, no secret in P.status") {
-  StaticFixture f;
+  RefreshFixture f;
   FakeEnv env{{"CKH_TEST_KEY", "not a key"}};
-  f.use(StaticBackend::from_env("CKH_TEST_KEY", test::lookup_fake_env));
+  f.use(StaticBackend::from_env("CKH_TEST_KEY", test::lookup_fake_env), "static");
   REQUIRE(f.run().action == RefreshAction::failed);
   f.clock.advance(2s);
   CHECK(f.run().action == RefreshAction::backing_off);
@@ -157,22 +138,20 @@ TEST_CASE(
 }
 
 TEST_CASE("source change: a person's once retries a permanent error at once, cron's does not") {
-  StaticFixture f;
+  RefreshFixture f;
   const std::string key_path = f.dir / "key";
-  f.use(StaticBackend::from_file(key_path));
+  f.use(StaticBackend::from_file(key_path), "static");
   REQUIRE(f.run().action == RefreshAction::failed);
   f.clock.advance(2s);
-  CHECK(f.run(RefreshReason::due, /*person=*/false).action == RefreshAction::backing_off);
-  auto person = f.run(RefreshReason::due, /*person=*/true);
+  CHECK(f.run(RefreshReason::due).action == RefreshAction::backing_off);
+  auto person = f.run_as_person(RefreshReason::due);
   CHECK(person.action == RefreshAction::failed);  // tried (and failed again), not held back
   CHECK_THAT(person.reply.message, Catch::Contains("does not exist"));
 }
 
 TEST_CASE("source change: a backoff message says until when (RFC 3339) and names once --force") {
-  StaticFixture f;
-  auto backend = std::make_shared<test::ScriptedBackend>();
-  f.profile.backend_name = "scripted";
-  f.use(backend);
+  RefreshFixture f;
+  auto& backend = f.backend;
   backend->script.push_back(test::credential("k1"));
   backend->script.push_back(std::unexpected(Error{ErrorClass::transient, "vault sealed (503)"}));
   REQUIRE(f.run().action == RefreshAction::refreshed);
@@ -191,10 +170,8 @@ TEST_CASE("source change: a backoff message says until when (RFC 3339) and names
 TEST_CASE("source change: however long the error, the reply on the wire keeps its hint whole") {
   const std::string long_error = "stderr: " + std::string(400, 'e') + " tail-of-error";
   for (const ErrorClass kind : {ErrorClass::transient, ErrorClass::permanent}) {
-    StaticFixture f;
-    auto backend = std::make_shared<test::ScriptedBackend>();
-    f.profile.backend_name = "scripted";
-    f.use(backend);
+    RefreshFixture f;
+    auto& backend = f.backend;
     backend->script.push_back(std::unexpected(Error{kind, long_error}));
     REQUIRE(f.run().action == RefreshAction::failed);
     auto held = f.run();
@@ -210,22 +187,22 @@ TEST_CASE("source change: however long the error, the reply on the wire keeps it
 }
 
 TEST_CASE("source change: another key file, or env -> file, is due at once") {
-  StaticFixture f;
+  RefreshFixture f;
   FakeEnv env{{"CKH_TEST_KEY", "sk-ant-from-env"}};
   const std::string a = f.dir / "a";
   const std::string b = f.dir / "b";
   test::write_file(a, "sk-ant-file-a\n");
   test::write_file(b, "sk-ant-file-b\n");
-  f.use(StaticBackend::from_env("CKH_TEST_KEY", test::lookup_fake_env));
+  f.use(StaticBackend::from_env("CKH_TEST_KEY", test::lookup_fake_env), "static");
   REQUIRE(f.run().action == RefreshAction::refreshed);
   f.clock.advance(10s);
   CHECK(f.run().action == RefreshAction::skipped);  // not due: the same source
-  f.use(StaticBackend::from_file(a));               // env -> file
+  f.use(StaticBackend::from_file(a), "static");     // env -> file
   auto to_a = f.run();
   CHECK(to_a.action == RefreshAction::refreshed);
   REQUIRE(to_a.record);
   CHECK(to_a.record->credential == "sk-ant-file-a");
-  f.use(StaticBackend::from_file(b));  // file -> another file
+  f.use(StaticBackend::from_file(b), "static");  // file -> another file
   const auto record = read_record_if_any(f.paths);
   REQUIRE(record);
   CHECK(next_due(*record, f.profile) <= f.clock.unix_seconds());
