@@ -163,7 +163,23 @@ record() {
   fi
   grep -Fxq -- "$line" "$manifest" || printf '%s\n' "$line" >>"$manifest"
 }
-[ "$system" = 1 ] || grep -q "^statedir"$'\t' "$manifest" 2>/dev/null || record "$state_kind" "$state"
+forget() {  # forget KIND VALUE: drops the manifest lines for VALUE of KIND (any extra)
+  [ "$system" = 0 ] && [ -f "$manifest" ] || return 0
+  local tmp
+  tmp=$(umask 077 && mktemp "$manifest.XXXXXX")
+  awk -F'\t' -v k="$1" -v v="$2" '!($1 == k && $2 == v)' "$manifest" >"$tmp"
+  mv -f "$tmp" "$manifest"
+}
+recorded_extra() {  # recorded_extra KIND VALUE: prints the extra of that manifest line
+  [ -f "$manifest" ] || return 1
+  awk -F'\t' -v k="$1" -v v="$2" '$1 == k && $2 == v { print $3; found = 1 } END { exit !found }' "$manifest"
+}
+# Decided once, by the first install: a rerun finds its manifest in the dir it may have
+# created itself, so only a manifest without a state line may record one.
+[ "$system" = 1 ] || grep -Eq "^state(dir|files)"$'\t' "$manifest" 2>/dev/null ||
+  record "$state_kind" "$state"
+# The profiles whose files --purge may remove from a statefiles dir (by their exact names).
+[ "$system" = 1 ] || record profile "$profile"
 
 # --- --system: the directories above the binaries ------------------------------------------
 # Claude Code refuses to run an organization-managed helper that the user could replace, so
@@ -317,12 +333,20 @@ if [ -e "$config" ]; then
   [ "$subscription" = 0 ] || warn "--subscription only writes a config where there is none; $config is used as it is"
   # A rerun with a corrected ANTHROPIC_API_KEY: the key file this installer wrote (its
   # manifest says so) takes the new key; a key file of the user's own is never touched.
+  # The manifest holds the sha256 of what it wrote: a key file edited since is the user's.
   if [ -n "${ANTHROPIC_API_KEY:-}" ] && [ -f "$keyfile" ] && [ "$system" = 0 ] &&
-     grep -Fxq -- "keyfile"$'\t'"$keyfile" "$manifest" 2>/dev/null &&
+     written_sum=$(recorded_extra keyfile "$keyfile") && [ -n "$written_sum" ] &&
      ! cmp -s "$keyfile" <(printf '%s' "$ANTHROPIC_API_KEY"); then
-    printf '%s' "$ANTHROPIC_API_KEY" | write_private "$keyfile"
-    key_replaced=1
-    say "replaced the key in $keyfile with this shell's ANTHROPIC_API_KEY (mode 0600)"
+    if [ "$(sha256sum <"$keyfile" | cut -d' ' -f1)" = "$written_sum" ]; then
+      printf '%s' "$ANTHROPIC_API_KEY" | write_private "$keyfile"
+      forget keyfile "$keyfile"
+      record keyfile "$keyfile" "$(sha256sum <"$keyfile" | cut -d' ' -f1)"
+      key_replaced=1
+      say "replaced the key in $keyfile with this shell's ANTHROPIC_API_KEY (mode 0600)"
+    else
+      warn "$keyfile was changed since the install wrote it: kept as it is (this shell's"
+      warn "  ANTHROPIC_API_KEY differs; edit that file yourself if the shell's key is the right one)"
+    fi
   fi
 elif [ "$subscription" = 1 ]; then
   mkdir_private "$(dirname "$config")"
@@ -339,7 +363,8 @@ elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
   mkdir_private "$(dirname "$config")"
   # printf is a shell builtin: the key is never on a command line.
   printf '%s' "$ANTHROPIC_API_KEY" | write_private "$keyfile"
-  record keyfile "$keyfile"
+  forget keyfile "$keyfile"
+  record keyfile "$keyfile" "$(sha256sum <"$keyfile" | cut -d' ' -f1)"
   {
     config_header
     printf '\n# ANTHROPIC_API_KEY was set when the installer ran; the key is in a 0600 file\n'

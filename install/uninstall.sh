@@ -86,6 +86,17 @@ mapfile -t dirs < <(all_of dir)
 mapfile -t keyfiles < <(all_of keyfile)
 mapfile -t statedirs < <(all_of statedir)
 mapfile -t statefiledirs < <(all_of statefiles)
+mapfile -t profiles < <(all_of profile)
+# Profiles of the config as well (read now: --purge may remove the config below), so that
+# --purge also removes the files of profiles added after the install.
+config_home=${XDG_CONFIG_HOME:-$HOME/.config}
+mapfile -t configs < <(all_of config)
+for c in "${CLAUDE_KEY_HELPER_CONFIG:-$config_home/claude-key-helper/config.toml}" "${configs[@]}"; do
+  [ -f "$c" ] || continue
+  mapfile -t -O "${#profiles[@]}" profiles < <(
+    sed -nE 's/^[[:space:]]*\[[[:space:]]*profile\.([A-Za-z0-9_-]{1,64})[][:space:].].*/\1/p' "$c")
+done
+mapfile -t profiles < <(printf '%s\n' "${profiles[@]}" | grep -E '^[A-Za-z0-9_-]{1,64}$' | sort -u)
 
 # --- 1. stop the refresher -----------------------------------------------------------------
 user_systemd() {
@@ -173,7 +184,9 @@ for i in "${!kinds[@]}"; do
     keep_line config "$config" "$sum"
   fi
 done
-for k in "${keyfiles[@]}"; do
+for i in "${!kinds[@]}"; do
+  [ "${kinds[$i]}" = keyfile ] || continue
+  k=${values[$i]}
   [ -e "$k" ] || continue
   if [ "$purge" = 1 ]; then
     rm -f "$k"
@@ -181,18 +194,24 @@ for k in "${keyfiles[@]}"; do
     rmdir "$(dirname "$k")" 2>/dev/null || true
   else
     say "kept the key file $k"
-    keep_line keyfile "$k"
+    keep_line keyfile "$k" "${extras[$i]}"
   fi
 done
-# A state dir that existed before the install: only what the refresher writes in it
-# (shared/paths.cpp's P.* names, their temp files, the callers dir) and the installer's
-# own log, pid file and manifest go; the dir itself only if that leaves it empty.
+# A state dir that existed before the install: only the refresher's files of the known
+# profiles go, by their exact names (shared/paths.cpp's P.*, their temp files, the caller
+# records), the daemons' reload progress files, and the installer's own log, pid file and
+# manifest; files of yours with other names stay, and so does the dir.
 purge_state_files() {
-  local s=$1 p
-  for p in cred secret lock status sock fpkey; do
-    find "$s" -maxdepth 1 \( -name "*.$p" -o -name "*.$p.tmp.*" \) \( -type f -o -type s \) -delete
+  local s=$1 p suffix
+  for p in "${profiles[@]}"; do
+    for suffix in cred secret lock status sock fpkey daemon; do
+      rm -f -- "$s/$p.$suffix"
+      find "$s" -maxdepth 1 -name "$p.$suffix.tmp.*" -type f -delete
+    done
+    [ ! -d "$s/callers" ] || find "$s/callers" -maxdepth 1 -name "$p.*" -type f -delete
   done
-  rm -rf -- "$s/callers"
+  find "$s" -maxdepth 1 -regextype posix-extended -regex '.*/daemon\.[0-9]+\.reload' -type f -delete
+  rmdir -- "$s/callers" 2>/dev/null || true
   rm -f -- "$s/refresher.log" "$s/refresher.pid"
   [ "$s" = "$state" ] || rm -f -- "$s/install-manifest.txt"
 }
@@ -205,6 +224,9 @@ for s in "${statefiledirs[@]}"; do
     keep_line statefiles "$s"
   fi
 done
+if [ "$purge" = 0 ]; then
+  for p in $(all_of profile); do keep_line profile "$p"; done
+fi
 for s in "${statedirs[@]}"; do
   [ -d "$s" ] || continue
   case "$s" in /|"$HOME"|"$HOME/") warn "refusing to remove state dir $s"; continue ;; esac

@@ -620,16 +620,24 @@ int run_daemon(Config config, const DaemonOptions& options) {
                (config.path.empty() ? "the environment" : config.path) +
                (watchdog.ms_until_due() >= 0 ? "; feeding the systemd watchdog" : ""));
 
-  ConfigWatch config_watch(options.config_path);
+  ConfigWatch config_watch(options.config_path, options.config_stamp);
   for (;;) {
     watchdog.feed_if_due(*workers);
     const std::int64_t watchdog_ms = watchdog.ms_until_due();
     const std::int64_t poll_ms = kConfigPollInterval.count();
     const int signal_number =
         wait_signal(watchdog_ms < 0 ? poll_ms : std::min(watchdog_ms, poll_ms));
-    const bool file_changed = signal_number == 0 && config_watch.changed_and_settled();
+    const ConfigWatchEvent file_event =
+        signal_number == 0 ? config_watch.poll(monotonic_ms()) : ConfigWatchEvent::none;
+    const bool file_changed = file_event == ConfigWatchEvent::changed;
     if (file_changed) {
       log_line(LogLevel::info, "", options.config_path + " changed: reloading it");
+    } else if (file_event == ConfigWatchEvent::vanished) {
+      const int error = config_watch.last_seen().error;
+      log_line(LogLevel::warning, "",
+               options.config_path + " is gone (" + std::strerror(error) +
+                   "): keeping the running configuration; it is reloaded when the file is "
+                   "back (or run: claude-key-refresher reload)");
     }
     if (signal_number == SIGHUP || file_changed) {
       ++progress.started;
@@ -654,6 +662,7 @@ int run_daemon(Config config, const DaemonOptions& options) {
           progress.ok = false;
           progress.message = one_line(restarted.error().message, 900);
           note = "reload failed, running the previous configuration";
+          config_watch.apply_failed(monotonic_ms());  // the new file is tried again later
           restarted = start_workers(config, options, *dir, watchdog.worker_max_sleep());
           if (!restarted) return 71;
         } else {

@@ -21,8 +21,10 @@
 //   reload's start and result go to daemon.<pid>.reload (refresher/reload_progress.h), which
 //   `claude-key-refresher reload` (systemd's ExecReload) waits for.
 // - An edited config file is reloaded without a SIGHUP, as by one, within about 10 s
-//   (config_watch.h: polled every 5 s, loaded once two polls agree), so that a daemon never
-//   keeps publishing a source the config no longer names while `once` publishes the new.
+//   (config_watch.h: polled every 5 s, loaded once it has read the same for 2 s), so that a
+//   daemon never keeps publishing a source the config no longer names while `once`
+//   publishes the new. A config file that disappears is not reloaded (a warning says so);
+//   a new config whose workers cannot start is tried again a minute later.
 // - systemd Type=notify: READY=1 (with STATUS=) once every socket listens, RELOADING=1 then
 //   READY=1 around a reload (READY before the reload file says it is done), STOPPING=1 on
 //   exit. Watchdog: with WATCHDOG_USEC (and WATCHDOG_PID unset or ours), WATCHDOG=1 every
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "refresher/config.h"
+#include "refresher/config_watch.h"
 
 namespace ckh {
 
@@ -44,6 +47,7 @@ struct DaemonOptions {
   std::string config_path;
   std::vector<std::string> only_profiles;  // empty: every profile in the config
   std::string pid_file;                    // empty: none
+  ConfigFileStamp config_stamp;            // config_path as it was before `config` was loaded
 };
 
 // Returns the process exit code (0 after a clean stop).

@@ -241,13 +241,15 @@ int command_check_config(const Common& common, bool json, bool probe) {
 
 int command_run(const Common& common, const std::string& pid_file) {
   const std::string path = resolve_config_path(common);
+  // Before the load: an edit made while it reads is then seen as a change.
+  const ConfigFileStamp stamp = config_file_stamp(path);
   auto config = load_config(path);
   if (!config) {
     for (const auto& problem : config.error())
       std::fprintf(stderr, "%s\n", problem.to_string().c_str());
     return kConfig;
   }
-  DaemonOptions options{path, {}, pid_file};
+  DaemonOptions options{path, {}, pid_file, stamp};
   if (!common.profile.empty()) options.only_profiles.push_back(common.profile);
   return run_daemon(std::move(*config), options);
 }

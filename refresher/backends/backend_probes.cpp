@@ -29,9 +29,9 @@ void CommandBackend::probe(Prober& prober) const {
 void VaultBackend::probe(Prober& prober) const {
   const VaultSettings& s = settings_;
   // An unusable CA file fails every request: the endpoint is not tried with it (libcurl
-  // would be handed a FIFO or a directory).
-  const bool ca_usable =
-      s.tls.ca_file.empty() || prober.file("Vault ca_cert", s.tls.ca_file, false);
+  // would be handed a FIFO or a directory). With verification off it is not used at all.
+  const bool ca_usable = s.tls.ca_file.empty() || s.tls.insecure_skip_verify ||
+                         prober.file("Vault ca_cert", s.tls.ca_file, false);
   if (s.auth == "approle") {
     prober.file("Vault role_id_file", s.role_id_file, false);
     prober.file("Vault secret_id_file", s.secret_id_file, true);

@@ -397,9 +397,12 @@ Result<HttpResponse> send_unchecked(const HttpRequest& request) {
 
   // The CA bundle is read here, not by libcurl: a FIFO or device planted as ca_cert would
   // block libcurl's open with signals deferred (a hung `once`, an unkillable probe); ours
-  // opens without blocking and takes only a regular file.
+  // opens without blocking and takes only a regular file. With verification off it is not
+  // used at all, so not read either (a stale ca_cert must not fail an insecure profile).
   std::string ca_bundle;
-  if (target->https && !request.tls.ca_file.empty()) {
+  const bool use_ca_file =
+      target->https && !request.tls.insecure_skip_verify && !request.tls.ca_file.empty();
+  if (use_ca_file) {
     auto read = read_regular_file(request.tls.ca_file, kMaxCaFileBytes);
     if (!read) {
       return fail(ErrorClass::config, "cannot use the CA file for " + host + ": " +
@@ -443,8 +446,10 @@ Result<HttpResponse> send_unchecked(const HttpRequest& request) {
     option(CURLOPT_SSL_VERIFYHOST, verify * 2L);
     option(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
     curl_blob ca_blob{ca_bundle.data(), ca_bundle.size(), CURL_BLOB_COPY};
-    if (!request.tls.ca_file.empty()) option(CURLOPT_CAINFO_BLOB, &ca_blob);
-    if (!request.tls.ca_path.empty()) option(CURLOPT_CAPATH, request.tls.ca_path.c_str());
+    if (use_ca_file) option(CURLOPT_CAINFO_BLOB, &ca_blob);
+    if (!request.tls.insecure_skip_verify && !request.tls.ca_path.empty()) {
+      option(CURLOPT_CAPATH, request.tls.ca_path.c_str());
+    }
   }
   if (is_get) {
     option(CURLOPT_HTTPGET, 1L);

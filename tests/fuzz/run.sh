@@ -150,18 +150,21 @@ exec 9>"$fuzz_dir/.build.lock"
 flock 9
 jobs_max=$(nproc)
 compile_failed=0
-objects=()
+objects=() compile_pids=()
 for src in "${sources[@]}"; do
   rel=${src#"$src_dir"/}
   obj="$obj_dir/${rel%.cpp}.o"
-  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || compile_failed=1; done
+  # wait -n only throttles; every job's status is read by its pid below (bash keeps the
+  # status of a reaped background pid for `wait PID`, and wait -n can miss a finished one).
+  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
   compile "$src" "$obj" "${lib_flags[@]}" &
+  compile_pids+=("$!")
   objects+=("$obj")
 done
 target_obj="$obj_dir/tests/fuzz/$name.o"
 compile "$target_src" "$target_obj" "${target_flags[@]}" &
-while (($(jobs -rp | wc -l) > 0)); do wait -n || compile_failed=1; done
-wait || compile_failed=1
+compile_pids+=("$!")
+for pid in "${compile_pids[@]}"; do wait "$pid" || compile_failed=1; done
 ((compile_failed == 0)) || { echo "fuzz: building $name failed (see the compiler's messages above)" >&2; exit 1; }
 binary="$bin_dir/$name"
 relink=0

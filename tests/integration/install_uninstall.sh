@@ -149,6 +149,16 @@ if grep -rlF -- "$canary2" "$tmp" | grep -vxF -e "$keyfile" -e "$state/default.c
 fi
 ok "a rerun with a corrected ANTHROPIC_API_KEY replaces the key file the installer wrote"
 
+# A key file the user edited since is theirs: a rerun with yet another key leaves it alone.
+canary3="sk-ant-canary-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s' "$canary3" >"$keyfile"
+ANTHROPIC_API_KEY="sk-ant-other-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+  install_run "$tmp/install4.out"
+[ "$(cat "$keyfile")" = "$canary3" ] || fail "a rerun replaced a key file the user had edited"
+grep -q "was changed since the install wrote it" "$tmp/install4.out" ||
+  fail "the rerun did not say why it kept the edited key file"
+ok "a key file edited by the user is kept by a rerun"
+
 # --- uninstall ------------------------------------------------------------------------------
 bash "$src/install/uninstall.sh" >"$tmp/uninstall.out" 2>&1 || fail "uninstall.sh exited $?"
 for _ in $(seq 50); do kill -0 "$refresher_pid" 2>/dev/null || break; sleep 0.1; done
@@ -233,7 +243,17 @@ export CLAUDE_KEY_HELPER_STATE_DIR=$tmp/shortlived/my-state
 state=$CLAUDE_KEY_HELPER_STATE_DIR
 mkdir -m 0700 "$state"
 echo "mine" >"$state/notes.txt"
+for f in build.lock notes.status gw.txt daemon.reload; do echo "mine" >"$state/$f"; done
 CLAUDE_KEY_HELPER_PROFILE=gw install_run "$tmp/install-short.out" --no-start
+# A rerun finds its own manifest in the dir: the dir must stay the user's all the same.
+CLAUDE_KEY_HELPER_PROFILE=gw install_run "$tmp/install-short2.out" --no-start
+grep -q "^statedir" "$state/install-manifest.txt" && fail "a rerun recorded the user's state dir as the installer's"
+# Files of a profile added to the config after the install go too.
+printf '\n[profile.later]\nbackend = "command"\n[profile.later.command]\nargv = ["/bin/echo", "later-token"]\n' >>"$config"
+config_sum=$(sha256sum <"$config")
+env -u ANTHROPIC_API_KEY "$PREFIX/bin/claude-key-refresher" once --profile later >/dev/null 2>&1 ||
+  fail "once for the profile added later failed"
+[ -f "$state/later.cred" ] || fail "once wrote no later.cred"
 expect "config untouched" "$(sha256sum <"$config")" "$config_sum"
 expect "apiKeyHelper for gw" "$(pyval "$settings" 'd["apiKeyHelper"]')" "$PREFIX/bin/claude-key-helper --profile gw"
 # 60 s credentials refreshed when 30 s are left; the helper needs TTL + 15 s -> 15 s.
@@ -242,8 +262,10 @@ expect "env kept" "$(pyval "$settings" 'd["env"]["FOO"]')" 1
 [ ! -e "$state/refresher.pid" ] || fail "--no-start started a refresher"
 bash "$src/install/uninstall.sh" --purge >"$tmp/uninstall-short.out" 2>&1 || fail "uninstall.sh --purge exited $?"
 expect "user config kept by --purge" "$(sha256sum <"$config")" "$config_sum"
-[ "$(cat "$state/notes.txt" 2>/dev/null)" = mine ] || fail "--purge removed a file of the user's own state dir"
-left=$(cd "$state" && ls -A | grep -vx notes.txt || true)
+for f in notes.txt build.lock notes.status gw.txt daemon.reload; do
+  [ "$(cat "$state/$f" 2>/dev/null)" = mine ] || fail "--purge removed $f, a file of the user's own state dir"
+done
+left=$(cd "$state" && ls -A | grep -vx -e notes.txt -e build.lock -e notes.status -e gw.txt -e daemon.reload || true)
 [ -z "$left" ] || fail "--purge left the refresher's files in the user's state dir: $left"
 unset CLAUDE_KEY_HELPER_STATE_DIR
 expect "settings.json restored (TTL)" "$(sha256sum <"$settings")" "$settings_sum"

@@ -102,6 +102,18 @@ case "$(sed -n 's/^credential: //p' "$STATE/default.cred")" in
   *) fail "30 s after the edit the daemon still publishes the old source: $(tail -3 "$T/daemon.log")" ;;
 esac
 grep -q "changed: reloading it" "$T/daemon.log" && pass "the reload on an edit is logged" || fail "no log of the edit"
+# A config moved away is not "reloaded" as no config: a warning, the same profiles go on.
+mv "$CLAUDE_KEY_HELPER_CONFIG" "$T/away.toml"
+for _ in $(seq 300); do grep -q "is gone" "$T/daemon.log" && break; sleep 0.1; done
+grep -q "is gone (No such file or directory): keeping the running configuration" "$T/daemon.log" &&
+  pass "a vanished config is reported and not loaded" || fail "no warning for the vanished config: $(tail -3 "$T/daemon.log")"
+kill -0 "$DAEMON_PID" && pass "daemon runs on without its config file" || fail "daemon died when its config went"
+"$R" signal --config "$T/away.toml" >/dev/null 2>&1 || fail "the daemon no longer serves a refresh request"
+case "$(sed -n 's/^credential: //p' "$STATE/default.cred")" in
+  key-*) pass "the running configuration still publishes" ;;
+  *) fail "the profile changed when its config went away" ;;
+esac
+mv "$T/away.toml" "$CLAUDE_KEY_HELPER_CONFIG"
 kill -INT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; rc=$?
 expect_eq "SIGINT exits 0" 0 "$rc"
 

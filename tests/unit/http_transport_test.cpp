@@ -506,6 +506,28 @@ TEST_CASE("https: insecure_skip_verify accepts an unknown CA", "[http][tls]") {
   CHECK(response->body == "unverified");
 }
 
+TEST_CASE("https: with insecure_skip_verify a stale ca_file is not read", "[http][tls]") {
+  // Verification off uses no CA at all: a ca_cert left behind (gone, a FIFO) must not fail
+  // or block the profile.
+  ckh::test::TestPki pki({"vault.test"});
+  auto tls = ckh::test::server_tls_context(pki);
+  ScriptedHttpServer server(
+      {answer(http_reply("200 OK", "one")), answer(http_reply("200 OK", "two"))}, tls.get());
+  const NoProxy no_proxy;
+  CurlTransport transport;
+  ckh::test::TempDir dir;
+  const std::string fifo = dir / "ca.pem";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (const std::string& path : {fifo, std::string("/nonexistent/ckh-ca.pem")}) {
+    HttpRequest request = get(server.origin() + "/");
+    request.tls.insecure_skip_verify = true;
+    request.tls.ca_file = path;
+    const auto response = transport.send(request);
+    REQUIRE(response.has_value());
+    CHECK(response->status == 200);
+  }
+}
+
 TEST_CASE("https: an unreadable CA file is a configuration error", "[http][tls]") {
   ckh::test::TestPki pki({"localhost"});
   auto tls = ckh::test::server_tls_context(pki);
