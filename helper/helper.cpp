@@ -1,11 +1,13 @@
 #include "helper/helper.h"
 
+#include <algorithm>
 #include <ctime>
 #include <optional>
 
 #include "helper/ask_refresher.h"
 #include "helper/caller.h"
 #include "helper/freshness.h"
+#include "helper/output_format.h"
 #include "shared/line_io.h"
 #include "shared/paths.h"
 #include "shared/private_dir.h"
@@ -73,11 +75,34 @@ std::string refresh_failure_reason(const Result<RefreshReply>& reply,
 }
 
 HelperOutcome serve(const CredentialRecord& record, const std::optional<std::string>& memory_path,
-                    const std::string& callers_dir) {
+                    const std::string& callers_dir, OutputFormat format, std::string warning = {}) {
   if (memory_path) {
     write_caller_memory(callers_dir, *memory_path, CallerMemory{record.generation, monotonic_ms()});
   }
-  return HelperOutcome{HelperExit::ok, record.credential + "\n", {}};
+  if (!warning.empty()) {
+    warning =
+        one_line("claude-key-helper: warning: " + redact(warning, record.credential), kMaxMessage) +
+        "\n";
+  }
+  return HelperOutcome{HelperExit::ok, credential_output(record, format), std::move(warning)};
+}
+
+// Why what is served is not what the caller asked for (empty: it is): the caller said the
+// generation was refused and no newer one could be had, or it expires before the caller's
+// TTL ends.
+std::string served_short_warning(const CredentialRecord& served, bool rejected,
+                                 std::uint64_t refused_generation, std::int64_t need_until,
+                                 std::int64_t now_s, const std::string& reason) {
+  if (rejected && served.generation == refused_generation) {
+    return "the credential the caller reported refused is the newest there is (" + reason + ")";
+  }
+  if (served.expires_at && *served.expires_at < need_until) {
+    return "the credential expires at " + time_and_relative(*served.expires_at, now_s) +
+           ", before the caller's TTL ends (" + rfc3339_utc(need_until) +
+           "): the backend gives none longer-lived; lower the TTL (ttlSec, "
+           "CLAUDE_CODE_API_KEY_HELPER_TTL_MS, --caller-ttl)";
+  }
+  return {};
 }
 
 }  // namespace
@@ -116,7 +141,8 @@ HelperOutcome run_helper(const HelperOptions& options) {
 
   std::optional<std::string> memory_path;
   std::optional<CallerMemory> memory;
-  if (options.from_claude_code) {
+  // The helper-script contract says why it runs: no guessing from timing there.
+  if (options.from_claude_code && options.context == CallerContext::api_key_helper) {
     if (auto caller = identify_claude_code_caller()) {
       memory_path = caller_memory_path(paths.callers_dir, profile, *caller);
       memory = read_caller_memory(*memory_path);
@@ -125,25 +151,39 @@ HelperOutcome run_helper(const HelperOptions& options) {
 
   const bool suspected_401 = loaded.record && suspect_401(memory, loaded.record->generation,
                                                           monotonic_ms(), options.ttl_ms);
-  if (loaded.record && !suspected_401 && fresh_enough(*loaded.record, need_until)) {
-    return serve(*loaded.record, memory_path, paths.callers_dir);
+  const bool rejected = loaded.record && options.context == CallerContext::mid_session_refresh;
+  if (loaded.record && !suspected_401 && !rejected && fresh_enough(*loaded.record, need_until)) {
+    return serve(*loaded.record, memory_path, paths.callers_dir, options.format);
   }
 
   RefreshRequest request;
-  request.reason = suspected_401 ? RefreshReason::suspected_401
-                                 : (loaded.record ? RefreshReason::expiring : RefreshReason::due);
+  request.reason = rejected        ? RefreshReason::rejected
+                   : suspected_401 ? RefreshReason::suspected_401
+                   : loaded.record ? RefreshReason::expiring
+                                   : RefreshReason::due;
   request.seen_generation = loaded.record ? loaded.record->generation : 0;
   request.need_until = need_until;
   const RefresherAddress address{paths.sock, find_refresher(), profile};
   // One deadline for the whole wait (connect, send, reply, or a `once` run); whatever
   // happens in it, a record still valid at its end is served below.
-  const auto reply = ask_refresher(address, request, monotonic_ms() + options.wait_ms);
+  const std::int64_t wait_ms =
+      rejected ? std::min(options.wait_ms, kRejectedWaitMs) : options.wait_ms;
+  const auto reply = ask_refresher(address, request, monotonic_ms() + wait_ms);
 
-  // Whatever the reply said, the record on disk is the truth now.
+  // Whatever the reply said, the record on disk is the truth now: the newest generation
+  // there is, so the refused one only when nothing newer came within the wait.
   Loaded after = load_record(paths.cred);
   const std::optional<CredentialRecord>& best = after.record ? after.record : loaded.record;
   const std::int64_t after_s = static_cast<std::int64_t>(std::time(nullptr));
-  if (best && still_valid(*best, after_s)) return serve(*best, memory_path, paths.callers_dir);
+  if (best && still_valid(*best, after_s)) {
+    const bool short_for_caller = (rejected && best->generation == request.seen_generation) ||
+                                  (best->expires_at && *best->expires_at < need_until);
+    return serve(*best, memory_path, paths.callers_dir, options.format,
+                 short_for_caller
+                     ? served_short_warning(*best, rejected, request.seen_generation, need_until,
+                                            after_s, refresh_failure_reason(reply, paths.status))
+                     : std::string());
+  }
 
   const std::string_view secret = best ? std::string_view(best->credential) : std::string_view();
   if (after.refused) {

@@ -11,6 +11,7 @@
 #include "refresher/config_probe.h"
 #include "refresher/http/curl_transport.h"
 #include "refresher/json_writer.h"
+#include "shared/paths.h"
 #include "shared/time_text.h"
 
 namespace ckh {
@@ -91,6 +92,7 @@ bool check_config_command(const CheckConfigRequest& request) {
 
   Json out = Json::object();
   out["config"] = config->path;
+  out["system_wide"] = config->system_wide;
   out["ok"] = problems.empty();
   out["defaulted"] = config->defaulted;
   out["profiles"] = Json::array();
@@ -111,6 +113,13 @@ bool check_config_command(const CheckConfigRequest& request) {
         config->path.empty() ? "no config file" : config->path.c_str());
   } else {
     std::printf("%s: OK (%zu profile(s))\n", config->path.c_str(), profiles.size());
+  }
+  if (config->system_wide) {
+    const auto own = config_path();
+    std::printf(
+        "  the system-wide config (root's, for every user without a config of their "
+        "own%s%s)\n",
+        own ? " at " : "", own ? own->c_str() : "");
   }
   for (const ProfileConfig* p : profiles) {
     std::printf("  %s: backend %s, refresh every %s or %s before expiry\n", p->name.c_str(),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -19,10 +20,12 @@
 #include "refresher/backends/registry.h"
 #include "refresher/backends/static_backend.h"
 #include "refresher/child_env.h"
+#include "refresher/config_location.h"
 #include "refresher/config_section.h"
 #include "refresher/file_trust.h"
 #include "refresher/fingerprint.h"
 #include "shared/paths.h"
+#include "shared/record.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -58,7 +61,8 @@ std::optional<std::string> default_config_location(EnvLookup env) {
 // Only the default location may be absent (then the default profile applies): a path given
 // with --config or CLAUDE_KEY_HELPER_CONFIG is a promise that the file is there.
 bool is_named_location(const std::string& path, EnvLookup env) {
-  if (path.empty()) return false;  // no location could be computed at all
+  if (path.empty()) return false;                 // no location could be computed at all
+  if (is_system_config(path, env)) return false;  // found, not named (config_location.h)
   const auto usual = default_config_location(env);
   return !usual || *usual != path;
 }
@@ -121,6 +125,7 @@ class ProfileParser {
     const bool before_expiry_set = section.has("refresh_before_expiry");
     read_schedule(section, profile);
     const auto sinks = section.get_string_array("sinks", "a list of sinks: [\"claude-code\"]");
+    read_headers(section, profile);
 
     const BackendEntry* entry = nullptr;
     if (backend) {
@@ -184,6 +189,51 @@ class ProfileParser {
                       "backoff_min <= backoff_max",
                       format_duration(profile.backoff_min), format_duration(profile.backoff_max)));
     }
+  }
+
+  // headers = { "X-Org" = "acme" }: HTTP header names and values, each name once whatever
+  // its case; never the credential's own headers (the caller sets those from the token).
+  static void read_headers(ConfigSection& section, ProfileConfig& profile) {
+    auto headers = section.get_string_table(
+        "headers", "HTTP headers sent with the credential, e.g. { \"X-Org\" = \"acme\" }");
+    if (!headers) return;
+    if (headers->size() > kMaxHeaders) {
+      section.problem_at(
+          "headers", fmt::format("{} headers; expected at most {}", headers->size(), kMaxHeaders));
+      return;
+    }
+    std::vector<std::string> seen;
+    bool ok = true;
+    for (const auto& [name, value] : *headers) {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string wrong;
+      if (!valid_header_name(name)) {
+        wrong = fmt::format(
+            "'{}' is not an HTTP header name; expected 1-64 letters, digits "
+            "or !#$%&'*+-.^_`|~",
+            quote_from_file(name));
+      } else if (lower == "authorization" || lower == "x-api-key") {
+        wrong = fmt::format(
+            "'{}' carries the credential itself, which the caller sets from "
+            "the token; remove it",
+            name);
+      } else if (std::find(seen.begin(), seen.end(), lower) != seen.end()) {
+        wrong = fmt::format("'{}' is listed twice (header names ignore case)", name);
+      } else if (!valid_header_value(value)) {
+        wrong = fmt::format(
+            "the value of '{}' is not a header value; expected at most {} "
+            "printable ASCII characters, no tabs or line breaks, no space at "
+            "either end",
+            name, kMaxHeaderValueBytes);
+      }
+      if (!wrong.empty()) {
+        section.problem_at("headers", wrong);
+        ok = false;
+      }
+      seen.push_back(std::move(lower));
+    }
+    if (ok) profile.headers = std::move(*headers);
   }
 
   // sinks = ["claude-code"]: only known sinks, each once, and only with a backend that
@@ -363,6 +413,8 @@ ConfigOrProblems parse_config(std::string_view text, const std::string& path, En
 }
 
 ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
+  // A system location (config_location.h), however it was found: stricter trust.
+  const bool system_wide = is_system_config(path, env);
   // O_NONBLOCK: opening a FIFO put in its place must not hang; it is refused below.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
@@ -403,6 +455,11 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
     refusal = fmt::format("cannot read the configuration file: {}", std::strerror(errno));
   } else if (!S_ISREG(info.st_mode)) {
     refusal = "the configuration file is not a regular file; expected a TOML file";
+  } else if (auto system = system_wide ? check_system_config(path) : Result<void>{}; !system) {
+    // The administrator's file for every user: root's, up to /, or not believed at all.
+    ::close(fd);
+    return std::unexpected(
+        std::vector<ConfigProblem>{ConfigProblem{"", 0, 0, system.error().message}});
   } else if (auto trusted = check_not_writable_by_others(path, info, "config"); !trusted) {
     // Whoever can write it runs code as this user (argv) or receives the refresh token
     // (token_url): refused before a byte of it is believed.
@@ -436,7 +493,10 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
   ::close(fd);
   if (!refusal.empty()) return one_problem(path, std::move(refusal));
   auto config = parse_config(text, path, env);
-  if (config) register_profile_secrets(*config);
+  if (config) {
+    config->system_wide = system_wide;
+    register_profile_secrets(*config);
+  }
   return config;
 }
 

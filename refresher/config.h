@@ -1,8 +1,11 @@
-// The refresher's configuration: TOML (toml++) at paths.h's config_path().
+// The refresher's configuration: TOML (toml++) at config_location.h's find_config_path().
 // Guarantees:
 // - load_config reports EVERY problem, each as "file:line:column: what is wrong; what is
 //   expected", including unknown keys at any level (typos never pass silently), wrong
 //   types, bad durations, and backend sections that do not match `backend`.
+// - Which file: config_location.h (the user's own, else a root-owned system-wide one, which
+//   load_config refuses unless it and every directory above it are root's and not
+//   writable by group or others).
 // - No config file at the default location ($XDG_CONFIG_HOME or ~/.config) and
 //   ANTHROPIC_API_KEY set: one profile "default", backend static on that variable. No file and
 //   no variable: a config error that says what to create. A file named elsewhere (--config,
@@ -42,6 +45,9 @@ struct ProfileConfig {
   // Where else the credential goes besides P.cred: "claude-code" (anthropic-oauth only)
   // keeps Claude Code's own credential store current.
   std::vector<std::string> sinks;
+  // headers = { Name = "value" }: published with the credential for callers that take
+  // headers (claude-key-helper --format json: Claude Desktop's helper-script contract).
+  std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<Backend> backend;
   // Names this profile's configuration ([profile.P] with its backend section, as parsed):
   // changes when any of it does. Empty for the built-in default profile.
@@ -56,9 +62,10 @@ struct ProfileConfig {
 };
 
 struct Config {
-  std::string path;        // the file it came from ("" when no file existed)
-  bool defaulted = false;  // true when ANTHROPIC_API_KEY was used because no file existed
-                           // or the file defines no profile (e.g. all commented out)
+  std::string path;          // the file it came from ("" when no file existed)
+  bool system_wide = false;  // path is the administrator's file (config_location.h)
+  bool defaulted = false;    // true when ANTHROPIC_API_KEY was used because no file existed
+                             // or the file defines no profile (e.g. all commented out)
   std::map<std::string, ProfileConfig, std::less<>> profiles;
 };
 

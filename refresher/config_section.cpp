@@ -209,6 +209,36 @@ std::optional<std::vector<std::string>> ConfigSection::get_string_array(std::str
   return items;
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> ConfigSection::get_string_table(
+    std::string_view key, std::string_view expected) {
+  const toml::node* node = find(key);
+  if (node == nullptr) return std::nullopt;
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    problem_at(key, fmt::format("expected {} (a table of strings), got {}", expected,
+                                describe_toml_type(*node)));
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string, std::string>> items;
+  bool ok = true;
+  for (auto&& [name, element] : *table) {
+    const auto* text = element.as_string();
+    if (text == nullptr || text->get().find('\0') != std::string::npos) {
+      const auto where = element.source().begin ? element.source().begin : position_of(key);
+      problems_.add(where, fmt::format("'{}.{}' in {}: is {}; expected {} (a table of strings)",
+                                       key, quote_from_file(name.str()), label_,
+                                       text ? "a string with a NUL byte"
+                                            : std::string(describe_toml_type(element)),
+                                       expected));
+      ok = false;
+      continue;
+    }
+    items.emplace_back(std::string(name.str()), text->get());
+  }
+  if (!ok) return std::nullopt;
+  return items;
+}
+
 std::optional<std::int64_t> ConfigSection::get_integer(std::string_view key, std::int64_t min,
                                                        std::int64_t max) {
   const toml::node* node = find(key);

@@ -71,6 +71,9 @@ class ConfigSection {
   std::optional<std::string> get_string(std::string_view key, std::string_view expected);
   std::optional<std::vector<std::string>> get_string_array(std::string_view key,
                                                            std::string_view expected);
+  // A table of strings ({ Name = "value", ... }), in the file's key order (sorted).
+  std::optional<std::vector<std::pair<std::string, std::string>>> get_string_table(
+      std::string_view key, std::string_view expected);
   std::optional<bool> get_bool(std::string_view key);
   std::optional<std::int64_t> get_integer(std::string_view key, std::int64_t min, std::int64_t max);
   std::optional<std::chrono::milliseconds> get_duration(std::string_view key,

@@ -20,6 +20,7 @@
 #include "refresher/clock.h"
 #include "refresher/command_suggestion.h"
 #include "refresher/config.h"
+#include "refresher/config_location.h"
 #include "refresher/daemon.h"
 #include "refresher/log.h"
 #include "refresher/oauth/account.h"
@@ -55,9 +56,7 @@ void add_common(CLI::App* command, Common& common, const char* profile_help) {
 }
 
 std::string resolve_config_path(const Common& common) {
-  if (!common.config.empty()) return common.config;
-  auto path = config_path();
-  return path ? *path : std::string();
+  return find_config_path(common.config, process_env);
 }
 
 // What a command acts on: the loaded config, the profiles selected (the one named, or

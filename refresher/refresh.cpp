@@ -41,6 +41,7 @@ bool satisfied(const std::optional<CredentialRecord>& record, const RefreshReque
     case RefreshReason::forced:
       return false;
     case RefreshReason::suspected_401:
+    case RefreshReason::rejected:
       // Someone already replaced the rejected credential.
       return record->generation > request.seen_generation &&
              (!record->expires_at || *record->expires_at >= request.need_until);
@@ -51,6 +52,25 @@ bool satisfied(const std::optional<CredentialRecord>& record, const RefreshReque
              (!record->expires_at || *record->expires_at >= request.need_until);
   }
   return false;
+}
+
+// A caller (the helper, for its caller's TTL) needed the credential valid until need_until:
+// one that expires before then is handed out all the same (nothing longer can be had), and
+// status says why the caller will come back early. Empty: nothing to say.
+std::string caller_shortfall(const CredentialRecord& fresh, const RefreshRequest& request,
+                             std::int64_t now) {
+  if (!fresh.expires_at || *fresh.expires_at >= request.need_until) {
+    return {};
+  }
+  // Whole minutes (at least one): the same shortfall reads the same from call to call.
+  const auto minutes = [](std::int64_t seconds) {
+    return duration_text(std::max<std::int64_t>(60, (seconds + 30) / 60 * 60));
+  };
+  return "a caller needs credentials that stay valid about " + minutes(request.need_until - now) +
+         " (its TTL and margin) but this backend's last about " +
+         minutes(*fresh.expires_at - fresh.fetched_at) +
+         ": the caller re-runs the helper early; lower its TTL (ttlSec, "
+         "CLAUDE_CODE_API_KEY_HELPER_TTL_MS, --caller-ttl) or lengthen the credentials' lifetime";
 }
 
 std::string retry_after_message(const StatusRecord& status, std::int64_t now) {
@@ -139,7 +159,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     outcome.reply = failed_reply(ErrorClass::transient, retry_after_message(status, now));
     return outcome;
   }
-  if (request.reason == RefreshReason::suspected_401 && status.last_forced_at &&
+  if (reports_refusal(request.reason) && status.last_forced_at &&
       now - *status.last_forced_at < profile.force_min_interval.count()) {
     outcome.action = RefreshAction::rate_limited;
     outcome.reply =
@@ -183,6 +203,17 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
       fetched_from_current_source(*record, profile)) {
     const std::int64_t gap = short_lived_min_gap(*record, profile, request.need_until, now);
     if (gap > 0 && status.last_attempt_at && now - *status.last_attempt_at < gap) {
+      // The caller is short-changed for as long as this lasts: status says so (written
+      // once, not on every such call).
+      if (status.caller_shortfall.empty()) {
+        status.caller_shortfall = caller_shortfall(*record, request, now);
+        if (!status.caller_shortfall.empty()) {
+          if (auto written = write_private_file_atomic(paths.status, serialize_status(status));
+              !written) {
+            log_line(LogLevel::warning, profile.name, written.error().message);
+          }
+        }
+      }
       outcome.action = RefreshAction::skipped;
       outcome.reply = ok_reply(record->generation);
       return outcome;
@@ -200,11 +231,12 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   StateWriter writer(paths, environment.clock, secret_on_disk);
 
   status.last_attempt_at = now;
-  if (request.reason == RefreshReason::suspected_401 || explicit_force) status.last_forced_at = now;
+  if (reports_refusal(request.reason) || explicit_force) status.last_forced_at = now;
+  if (request.reason == RefreshReason::rejected) status.last_rejected_at = now;
   status.last_generation = std::max(status.last_generation, record ? record->generation : 0);
 
   FetchContext context{environment.clock, secret_state};
-  context.forced = request.reason == RefreshReason::suspected_401 || explicit_force;
+  context.forced = reports_refusal(request.reason) || explicit_force;
   context.refresh_before_expiry = profile.refresh_before_expiry;
   context.refresh_interval = profile.refresh_interval;
   context.sink_claude_code = profile.has_sink("claude-code");
@@ -238,6 +270,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
       next.fetched_at = now;
       next.expires_at = fetched->expires_at;
       next.credential = fetched->credential;
+      next.headers = profile.headers;
       published = writer.write(paths.cred, serialize_record(next));
     }
   }
@@ -254,6 +287,8 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     status.retry_after_until.reset();
     status.stopped_for.clear();
     status.last_generation = next.generation;
+    // Only a caller's request says what it needs; the daemon's own keep the last word.
+    if (request.need_until > 0) status.caller_shortfall = caller_shortfall(next, request, finished);
     outcome.action = RefreshAction::refreshed;
     outcome.reply = ok_reply(next.generation);
     outcome.record = next;

@@ -61,7 +61,7 @@ std::int64_t interval_start(const CredentialRecord& record, const StatusRecord& 
 
 bool fetched_from_current_source(const CredentialRecord& record, const ProfileConfig& profile) {
   const std::string backend = profile.backend ? profile.backend->name() : profile.backend_name;
-  return record.backend == backend &&
+  return record.backend == backend && record.headers == profile.headers &&
          record.source_fingerprint == source_settings_fingerprint(profile);
 }
 

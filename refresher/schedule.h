@@ -53,7 +53,8 @@ std::int64_t next_due(const CredentialRecord& record, const ProfileConfig& profi
 
 // Whether the record was fetched by the profile's backend under its current source settings
 // (its source_fingerprint, fingerprint.h): editing a profile's source (another key file,
-// env -> file, a new Vault path or AWS secret id, another command) makes it false.
+// env -> file, a new Vault path or AWS secret id, another command) makes it false; so does
+// a change of the profile's headers (published with the credential).
 bool fetched_from_current_source(const CredentialRecord& record, const ProfileConfig& profile);
 
 // When the next automatic attempt may be made: now when there is no record, else

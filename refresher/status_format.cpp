@@ -164,6 +164,15 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
     } else {
       out += "  last error:    none\n";
     }
+    if (r.status.last_rejected_at) {
+      out += fmt::format(
+          "  last rejected: {} (Claude Code said the credential was refused and "
+          "asked for a new one)\n",
+          when(r.status.last_rejected_at, now));
+    }
+    if (!r.status.caller_shortfall.empty()) {
+      out += fmt::format("  warning:       {}\n", r.status.caller_shortfall);
+    }
     // A stopped profile waits for a fix, not for its backoff to end: "backoff until" beside
     // "none automatically" would contradict it.
     if (!r.stopped && r.status.backoff_until && *r.status.backoff_until > now) {
@@ -244,6 +253,9 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
     p["last_error"] = r.status.last_error.empty() ? Json(nullptr) : Json(r.status.last_error);
     put_time(p, "backoff_until", r.status.backoff_until);
     put_time(p, "last_forced_at", r.status.last_forced_at);
+    put_time(p, "last_rejected_at", r.status.last_rejected_at);
+    p["caller_shortfall"] =
+        r.status.caller_shortfall.empty() ? Json(nullptr) : Json(r.status.caller_shortfall);
     put_time(p, "next_refresh_at", r.next_attempt);
     put_time(p, "retry_after_until", r.status.retry_after_until);
     p["automatic_refresh_stopped"] = r.stopped;

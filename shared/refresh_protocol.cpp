@@ -9,10 +9,11 @@ namespace ckh {
 
 namespace {
 
-constexpr std::array<std::pair<RefreshReason, std::string_view>, 4> kReasons = {{
+constexpr std::array<std::pair<RefreshReason, std::string_view>, 5> kReasons = {{
     {RefreshReason::due, "due"},
     {RefreshReason::expiring, "expiring"},
     {RefreshReason::suspected_401, "suspected-401"},
+    {RefreshReason::rejected, "rejected"},
     {RefreshReason::forced, "forced"},
 }};
 
@@ -48,7 +49,7 @@ Result<RefreshReason> parse_refresh_reason(std::string_view name) {
     if (known == name) return value;
   }
   return fail(ErrorClass::usage,
-              "unknown refresh reason (expected due, expiring, suspected-401 or forced)");
+              "unknown refresh reason (expected due, expiring, suspected-401, rejected or forced)");
 }
 
 std::string format_request(const RefreshRequest& request) {

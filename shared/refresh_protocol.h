@@ -2,8 +2,8 @@
 // as one line over the daemon's socket P.sock (stream, one request and one reply per
 // connection), or as arguments of `claude-key-refresher once` when no daemon is alive.
 //
-//   request: "refresh reason=<due|expiring|suspected-401|forced> seen=<generation> need_until=<unix
-//   s>\n"
+//   request: "refresh reason=<due|expiring|suspected-401|rejected|forced> seen=<generation>
+//            need_until=<unix s>\n"
 //            "ping\n"
 //   reply:   "ok <generation>\n"                  the record now holds this generation
 //            "failed <error class> <message>\n"   nothing new; message is one line, no secret
@@ -11,8 +11,10 @@
 //
 // Meaning of a refresh request: the caller has seen generation `seen`, and needs a
 // credential valid until `need_until`. The refresher skips the backend when the record
-// already satisfies that (someone else refreshed); suspected-401 additionally requires a
-// generation newer than `seen` and is rate-limited per profile. Callers: helper/ask_refresher,
+// already satisfies that (someone else refreshed); suspected-401 (the helper guessed a 401
+// from timing) and rejected (the caller said so: Claude Code's CLAUDE_HELPER_CONTEXT=
+// mid-session-refresh after a 401/403) additionally require a generation newer than `seen`
+// and are rate-limited per profile. Callers: helper/ask_refresher,
 // refresher/daemon, refresher/main (once).
 #pragma once
 
@@ -24,7 +26,12 @@
 
 namespace ckh {
 
-enum class RefreshReason { due, expiring, suspected_401, forced };
+enum class RefreshReason { due, expiring, suspected_401, rejected, forced };
+
+// suspected-401 or rejected: the credential `seen` was (probably) refused by the API.
+constexpr bool reports_refusal(RefreshReason reason) {
+  return reason == RefreshReason::suspected_401 || reason == RefreshReason::rejected;
+}
 
 struct RefreshRequest {
   RefreshReason reason = RefreshReason::due;

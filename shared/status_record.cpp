@@ -12,12 +12,13 @@ namespace ckh {
 
 namespace {
 
-constexpr std::array<std::string_view, 13> kStatusKeys = {
+constexpr std::array<std::string_view, 15> kStatusKeys = {
     "updated_at",      "last_attempt_at",   "last_success_at", "consecutive_failures",
     "error_class",     "last_error",        "backoff_until",   "last_forced_at",
     "last_generation", "retry_after_until", "stopped_for",     "boot_id",
-    "boot_ms"};
-constexpr std::size_t kVersion1Keys = 9;  // v1: the first nine, nothing after them
+    "boot_ms",         "last_rejected_at",  "caller_shortfall"};
+constexpr std::size_t kVersion1Keys = 9;   // v1: the first nine, nothing after them
+constexpr std::size_t kVersion2Keys = 13;  // v2: up to boot_ms
 constexpr std::size_t kMaxTokenBytes = 64;
 
 constexpr std::array<ErrorClass, 8> kAllClasses = {
@@ -41,14 +42,17 @@ std::optional<ErrorClass> error_class_from_name(std::string_view name) {
 Result<StatusRecord> parse_status(std::string_view text) {
   auto lines = parse_kv_lines(text, kStatusMagic, kStatusVersion, kStatusKeys);
   if (!lines) {
-    // A file from before version 2 keeps its counters (last_generation above all).
-    auto old = parse_kv_lines(text, kStatusMagic, 1,
-                              std::span<const std::string_view>(kStatusKeys.data(), kVersion1Keys));
-    if (!old) {
-      const bool says_v1 = text.starts_with(std::string(kStatusMagic) + " v1\n");
-      return std::unexpected(says_v1 ? old.error() : lines.error());
+    // A file of an older version keeps its counters (last_generation above all).
+    for (const auto& [version, keys] :
+         {std::pair{2u, kVersion2Keys}, std::pair{1u, kVersion1Keys}}) {
+      if (!text.starts_with(std::string(kStatusMagic) + " v" + to_decimal(version) + "\n"))
+        continue;
+      auto old = parse_kv_lines(text, kStatusMagic, version,
+                                std::span<const std::string_view>(kStatusKeys.data(), keys));
+      if (!old) return std::unexpected(old.error());
+      lines = std::move(old);
     }
-    lines = std::move(old);
+    if (!lines) return std::unexpected(lines.error());
   }
   const auto& l = *lines;
   StatusRecord status;
@@ -75,7 +79,7 @@ Result<StatusRecord> parse_status(std::string_view text) {
     if (!status.error_class) return fail(ErrorClass::corrupt, "has an unknown error class");
   }
   status.last_error = std::string(l[5].value);
-  if (l.size() == kStatusKeys.size()) {
+  if (l.size() >= kVersion2Keys) {
     auto retry_after = parse_optional_time(l[9].value);
     auto boot_ms = parse_optional_time(l[12].value);
     if (!retry_after || !boot_ms)
@@ -88,6 +92,12 @@ Result<StatusRecord> parse_status(std::string_view text) {
       if (!valid_status_token(value)) return fail(ErrorClass::corrupt, "has a malformed token");
       *field = std::string(value);
     }
+  }
+  if (l.size() == kStatusKeys.size()) {
+    auto rejected = parse_optional_time(l[13].value);
+    if (!rejected) return fail(ErrorClass::corrupt, "has a malformed number or time");
+    status.last_rejected_at = *rejected;
+    status.caller_shortfall = std::string(l[14].value);
   }
   return status;
 }
@@ -116,14 +126,17 @@ std::string serialize_status(const StatusRecord& status) {
   const std::string boot_id =
       valid_status_token(status.boot_id) ? status.boot_id : std::string("none");
   const std::string boot_ms = format_optional_time(status.boot_ms);
-  const std::array<KvLine, 13> lines = {
+  const std::string last_rejected = format_optional_time(status.last_rejected_at);
+  const std::string shortfall = one_line(status.caller_shortfall, kMaxStatusMessageBytes);
+  const std::array<KvLine, 15> lines = {
       KvLine{kStatusKeys[0], updated_at},    KvLine{kStatusKeys[1], last_attempt},
       KvLine{kStatusKeys[2], last_success},  KvLine{kStatusKeys[3], failures},
       KvLine{kStatusKeys[4], error_class},   KvLine{kStatusKeys[5], last_error},
       KvLine{kStatusKeys[6], backoff_until}, KvLine{kStatusKeys[7], last_forced},
       KvLine{kStatusKeys[8], generation},    KvLine{kStatusKeys[9], retry_after},
       KvLine{kStatusKeys[10], stopped_for},  KvLine{kStatusKeys[11], boot_id},
-      KvLine{kStatusKeys[12], boot_ms}};
+      KvLine{kStatusKeys[12], boot_ms},      KvLine{kStatusKeys[13], last_rejected},
+      KvLine{kStatusKeys[14], shortfall}};
   return write_kv_lines(kStatusMagic, kStatusVersion, lines);
 }
 

@@ -21,8 +21,13 @@
 //   boot_id: <id|none>                (the boot boot_ms counts in)
 //   boot_ms: <ms|none>                (CLOCK_BOOTTIME when updated_at was taken: tells a
 //                                      later reader how far the wall clock was stepped since)
+//   last_rejected_at: <unix s|none>   (when a caller last said the credential was refused:
+//                                      Claude Code's mid-session-refresh)
+//   caller_shortfall: <one line, may be empty> (the last credential fetched for a caller
+//                                      expires before that caller's TTL ends: the warning)
 //   end
-// Version 1 files (without the last four lines) are still read, with those fields unset.
+// Version 1 files (without the last eight lines) and version 2 files (without the last two)
+// are still read, with those fields unset.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +40,7 @@
 namespace ckh {
 
 inline constexpr std::string_view kStatusMagic = "claude-key-helper-status";
-inline constexpr unsigned kStatusVersion = 2;
+inline constexpr unsigned kStatusVersion = 3;
 inline constexpr std::size_t kMaxStatusBytes = 16 * 1024;
 inline constexpr std::size_t kMaxStatusMessageBytes = 300;
 
@@ -53,6 +58,8 @@ struct StatusRecord {
   std::string stopped_for;  // empty: none; a token (printable, no space, <= 64 bytes)
   std::string boot_id;      // empty: none; same form
   std::optional<std::int64_t> boot_ms;
+  std::optional<std::int64_t> last_rejected_at;
+  std::string caller_shortfall;
 };
 
 Result<StatusRecord> parse_status(std::string_view text);

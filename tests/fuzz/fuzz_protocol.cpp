@@ -75,9 +75,9 @@ void text_direction(std::string_view text) {
 }
 
 void writer_direction(const std::uint8_t* data, std::size_t size) {
-  static constexpr std::array<ckh::RefreshReason, 4> kReasons = {
+  static constexpr std::array<ckh::RefreshReason, 5> kReasons = {
       ckh::RefreshReason::due, ckh::RefreshReason::expiring, ckh::RefreshReason::suspected_401,
-      ckh::RefreshReason::forced};
+      ckh::RefreshReason::rejected, ckh::RefreshReason::forced};
   static constexpr std::array<ckh::ErrorClass, 8> kClasses = {
       ckh::ErrorClass::transient, ckh::ErrorClass::permanent, ckh::ErrorClass::config,
       ckh::ErrorClass::not_found, ckh::ErrorClass::unsafe,    ckh::ErrorClass::corrupt,

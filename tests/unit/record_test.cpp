@@ -39,6 +39,53 @@ TEST_CASE("record: serialize then parse gives the same record") {
   CHECK(parsed->credential == r.credential);
 }
 
+TEST_CASE("record: headers make a version 3 record; names, order and odd values survive") {
+  auto r = sample();
+  r.headers = {{"X-Org", "acme corp 100%"}, {"x-team", "a:b=c;d\"e"}, {"X-Empty", ""}};
+  const std::string text = serialize_record(r);
+  CHECK(text.starts_with("claude-key-helper-cred v3\n"));
+  CHECK(text.find("\nheaders: X-Org:acme%20corp%20100%25 x-team:a:b=c;d\"e X-Empty:\n") !=
+        std::string::npos);
+  auto parsed = parse_record(text);
+  REQUIRE(parsed);
+  CHECK(parsed->headers == r.headers);
+  CHECK(parsed->credential == r.credential);
+  CHECK(parsed->expires_at == r.expires_at);
+  for (std::size_t cut = 0; cut < text.size(); ++cut) {
+    INFO("cut at " << cut);
+    CHECK_FALSE(parse_record(std::string_view(text).substr(0, cut)));
+  }
+  const auto with_headers = [&](std::string_view line) {
+    std::string variant = text;
+    const auto start = variant.find("headers: ") + 9;
+    variant.replace(start, variant.find('\n', start) - start, line);
+    return parse_record(variant);
+  };
+  CHECK(with_headers("none"));
+  CHECK(with_headers("none")->headers.empty());
+  for (const char* bad : {"", "X-Org", "X Org:v", "X-Org:%2", "X-Org:%zz", "X-Org:%20v",
+                          "X-Org:%0A", "X-Org:a ", "(bad):v", "X-Org:v  Y:w"}) {
+    INFO(bad);
+    auto refused = with_headers(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().kind == ErrorClass::corrupt);
+  }
+}
+
+TEST_CASE("record: header names and values a profile may hold") {
+  CHECK(valid_header_name("X-Org_Id.1"));
+  CHECK_FALSE(valid_header_name(""));
+  CHECK_FALSE(valid_header_name("X Org"));
+  CHECK_FALSE(valid_header_name("X:Org"));
+  CHECK_FALSE(valid_header_name(std::string(65, 'a')));
+  CHECK(valid_header_value("a b"));
+  CHECK(valid_header_value(""));
+  CHECK_FALSE(valid_header_value(" a"));
+  CHECK_FALSE(valid_header_value("a\tb"));
+  CHECK_FALSE(valid_header_value("caf\xc3\xa9"));
+  CHECK_FALSE(valid_header_value(std::string(1025, 'a')));
+}
+
 TEST_CASE("record: expires_at none round-trips as no expiry") {
   auto r = sample();
   r.expires_at.reset();

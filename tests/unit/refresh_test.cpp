@@ -454,7 +454,9 @@ TEST_CASE(
         RefreshAction::refreshed);
 }
 
-TEST_CASE("status record: version 2 carries Retry-After, the stop and the clock anchor; v1 reads") {
+TEST_CASE(
+    "status record: version 3 carries Retry-After, the stop, the clock anchor, the last "
+    "rejection and the caller's shortfall; v1 and v2 read") {
   StatusRecord s;
   s.updated_at = 1000;
   s.last_generation = 7;
@@ -464,10 +466,14 @@ TEST_CASE("status record: version 2 carries Retry-After, the stop and the clock 
   s.stopped_for = "0a1b2c3d4e5f";
   s.boot_id = "4f1b0c9e-5d37-4a8e-9b51-2c4f3f7e9a10";
   s.boot_ms = 123456;
+  s.last_rejected_at = 1010;
+  s.caller_shortfall = "a caller needs 1h; credentials last 30m";
   const std::string text = serialize_status(s);
-  CHECK(text.starts_with("claude-key-helper-status v2\n"));
+  CHECK(text.starts_with("claude-key-helper-status v3\n"));
   auto parsed = parse_status(text);
   REQUIRE(parsed);
+  CHECK(parsed->last_rejected_at == 1010);
+  CHECK(parsed->caller_shortfall == s.caller_shortfall);
   CHECK(parsed->retry_after_until == 1090);
   CHECK(parsed->stopped_for == "0a1b2c3d4e5f");
   CHECK(parsed->boot_id == s.boot_id);
@@ -488,4 +494,15 @@ TEST_CASE("status record: version 2 carries Retry-After, the stop and the clock 
   REQUIRE_FALSE(truncated_v1);
   CHECK(truncated_v1.error().kind == ErrorClass::corrupt);
   CHECK_FALSE(parse_status("claude-key-helper-status v3\nend\n"));
+  CHECK_FALSE(parse_status("claude-key-helper-status v4\nend\n"));
+  // A version 2 file (before the last two lines) keeps everything it had.
+  std::string v2 = text.substr(0, text.find("last_rejected_at:"));
+  v2.replace(0, std::string("claude-key-helper-status v3").size(), "claude-key-helper-status v2");
+  v2 += "end\n";
+  auto from_v2 = parse_status(v2);
+  REQUIRE(from_v2);
+  CHECK(from_v2->boot_ms == 123456);
+  CHECK(from_v2->stopped_for == "0a1b2c3d4e5f");
+  CHECK_FALSE(from_v2->last_rejected_at);
+  CHECK(from_v2->caller_shortfall.empty());
 }
