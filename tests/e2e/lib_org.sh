@@ -43,6 +43,7 @@
 #   org_gateway_rows             the rows of requests to the gateway's /v1/messages
 #   org_daemon_count TEXT        daemon log lines holding TEXT
 #   org_assert_no_leak WHAT FILE...  fails when a minted token appears in any FILE
+#   org_assert_no_leak_dir WHAT DIR  fails when a minted gateway token is anywhere under DIR
 #   org_fail MESSAGE             "FAIL[client]: MESSAGE", exit 1
 # Requires CKH_HELPER and CKH_REFRESHER (set by ctest).
 # Development knob: CKH_E2E_ORG_NO_CALLER_TTL=1 leaves `--caller-ttl` out of the document's
@@ -409,6 +410,17 @@ org_assert_no_leak() {
       if grep -qF -- "$t" "$f"; then org_fail "$what: $(basename "$f") holds a secret (a token minted for this test)"; fi
     done < <(org_minted_tokens)
   done
+}
+
+# org_assert_no_leak_dir WHAT DIR: no gateway token minted for this test anywhere under DIR
+# (the sign-in's own tokens live in DIR/.credentials.json by design).
+org_assert_no_leak_dir() {
+  local what=$1 dir=$2 t hits
+  while IFS= read -r t; do
+    [[ $t == "$ORG_PREFIX_TOKENS"-* ]] || continue
+    hits=$(grep -rlF -- "$t" "$dir" 2>/dev/null | head -n 3 | tr '\n' ' ' || true)
+    [[ -z $hits ]] || org_fail "$what: $hits hold a gateway token minted for this test"
+  done < <(org_minted_tokens)
 }
 
 org_run_summary() {

@@ -11,7 +11,8 @@
 #     `Authorization: Bearer` and no x-api-key, and so does every later one (tool turns);
 #   - the helper ran once, with CLAUDE_HELPER_CONTEXT=background and the document's args;
 #   - the backend ran once (for `once`): the helper served the cache; nothing got 401;
-#   - no minted token appears in the client's output or the daemon log.
+#   - no minted token appears in the client's output, its own files (~/.claude) or the
+#     daemon log.
 #   org_cold_start.sh [PIN]   PIN: '' = the client pinned in tests/e2e, `newest` = tests/e2e/newest
 # Exit 77 ("skipped: …") only without root / namespaces (or node, npm registry).
 set -euo pipefail
@@ -71,5 +72,6 @@ org_ok "the helper ran once, CLAUDE_HELPER_CONTEXT=background, args as the docum
 (( $(e2e_backend_runs "$ORG_E2E") == 1 )) || org_fail "the backend ran $(e2e_backend_runs "$ORG_E2E") times (expected 1: once)"
 org_assert_no_leak "claude -p output" "$ORG_RUNS/run-1.out" "$ORG_RUNS/run-1.err"
 org_assert_no_leak "refresher daemon log" "$ORG_RUNS/daemon.log"
-org_ok "one backend run; no token in the client's output or the daemon log"
+org_assert_no_leak_dir "the client's own files" "$ORG_HOME/.claude"
+org_ok "one backend run; no token in the client's output, its files or the daemon log"
 echo "PASS[${CKH_ORG_CLIENT}]: organization helper cold start"
