@@ -29,8 +29,10 @@
 #                      script again inside the namespaces (bounded), removes the temp root
 #                      (kept with CKH_KEEP_TMP=1) and exits with the scenario's status.
 #                      Inside: builds the arrangement above and returns.
-#   org_backend PREFIX [e2e_backend options]  the rotating command backend (lib.sh), its
-#                      profile written to /etc/claude-key-helper/config.toml (root 0644)
+#   org_backend PREFIX [e2e_backend options] [--profile-line 'key = value']...
+#                      the rotating command backend (lib.sh), its profile (plus the given
+#                      [profile.default] keys) written to /etc/claude-key-helper/config.toml
+#                      (root 0644)
 #   org_mock_set KEY JSON        sets one key of the mock's config (re-read per request)
 #   org_signin                   the user's ~/.claude/.credentials.json (hybridOauth)
 #   org_document [--ttl S] [--timeout S] [--command PATH] [--silent-refresh true|false]
@@ -233,11 +235,23 @@ org_as_user() {
 org_refresher() { (cd "$ORG_HOME" && org_as_user "$ORG_BIN/claude-key-refresher" "$@"); }
 
 org_backend() {
-  local prefix=$1
+  local prefix=$1 opts=() lines=()
   shift
+  while (($#)); do
+    case $1 in
+      --profile-line) lines+=("$2"); shift 2 ;;
+      *) opts+=("$1"); shift ;;
+    esac
+  done
   ORG_PREFIX_TOKENS=$prefix
   [[ -f $ORG_E2E/mock-config.json ]] || echo '{}' >"$ORG_E2E/mock-config.json"
-  e2e_backend "$ORG_E2E" "$prefix" --mock-config "$ORG_E2E/mock-config.json" "$@"
+  e2e_backend "$ORG_E2E" "$prefix" --mock-config "$ORG_E2E/mock-config.json" "${opts[@]}"
+  if ((${#lines[@]})); then
+    # More keys of [profile.default], after its `backend = ...` line.
+    awk -v extra="$(printf '%s\n' "${lines[@]}")" '{print} /^backend = / {print extra}' \
+      "$ORG_E2E/config.toml" >"$ORG_E2E/config.toml.new"
+    mv "$ORG_E2E/config.toml.new" "$ORG_E2E/config.toml"
+  fi
   chown -R "$ORG_UID:$ORG_UID" "$ORG_E2E"
   install -o root -g root -m 0644 "$ORG_E2E/config.toml" "$ORG_CONFIG"
   rm -f "$ORG_E2E/config.toml"
@@ -343,7 +357,7 @@ org_start_mock() {
      --ready-file "$ORG_RUNS/mock.ready") 2>"$ORG_RUNS/mock.err" &
   ORG_MOCK_PID=$!
   local _
-  for _ in $(seq 200); do [[ -s $ORG_RUNS/mock.ready ]] && return 0; sleep 0.05; done
+  for _ in $(seq 600); do [[ -s $ORG_RUNS/mock.ready ]] && return 0; sleep 0.05; done
   org_fail "the mock did not start: $(head -c 400 "$ORG_RUNS/mock.err")"
 }
 
@@ -354,7 +368,7 @@ org_start_daemon() {
     2>"$ORG_RUNS/daemon.log" &
   ORG_DAEMON_PID=$!
   local _
-  for _ in $(seq 200); do [[ -S $ORG_STATE/default.sock ]] && return 0; sleep 0.05; done
+  for _ in $(seq 600); do [[ -S $ORG_STATE/default.sock ]] && return 0; sleep 0.05; done
   org_fail "the refresher daemon did not start: $(head -c 400 "$ORG_RUNS/daemon.log")"
 }
 

@@ -7,13 +7,17 @@
 # LIFETIME (45 s: somewhat above ttlSec) and the gateway refuses each one once its own
 # lifetime is over (key_expiry, set by the backend when it mints it). One `claude -p` holds a
 # conversation of several tool turns (the gateway answers each after turn_delay_ms) that
-# lasts longer than one lifetime. The document's command is the root-owned wrapper that
+# lasts longer than one lifetime. The refresher daemon is lazy (refresh_before_expiry 5 s):
+# only the helper's own check that what it hands out outlives --caller-ttl keeps every
+# cached token alive for ttlSec (a helper ignoring it hands out tokens with seconds left,
+# which the client keeps sending for up to ttlSec). The document's command is the root-owned wrapper that
 # records each run's CLAUDE_HELPER_CONTEXT, then execs our helper. Proves:
 #   - `claude -p` exits 0 and prints the gateway's reply;
 #   - the conversation outlives one token; the tokens rotate during it;
 #   - every gateway request carried a token that was valid when it arrived (none expired,
 #     none answered 401) — the least remaining validity is printed;
 #   - the client re-ran the helper during the conversation, always in context `background`;
+#   - the daemon log shows the refreshes and their reasons (printed);
 #   - no token leaks into the client's output, its files or the daemon log.
 #   org_short_ttl.sh [PIN]   PIN: '' = the client pinned in tests/e2e, `newest` = tests/e2e/newest
 # Exit 77 ("skipped: …") only without root / namespaces (or node, npm registry).
@@ -31,7 +35,10 @@ prefix="gw-e2e-short-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 org_mock_set tool_turns "$TOOL_TURNS"
 org_mock_set turn_delay_ms "$TURN_DELAY_MS"
 org_mock_set reply_text '"short ttl reply from the organization gateway"'
-org_backend "$prefix" --lifetime "$LIFETIME"
+# A lazy daemon: it refreshes by itself only when less than 5 s remain, so that only the
+# helper's own check (--caller-ttl) keeps what the client caches alive for ttlSec.
+org_backend "$prefix" --lifetime "$LIFETIME" --profile-line 'refresh_interval = "10m"' \
+  --profile-line 'refresh_before_expiry = "5s"'
 org_signin
 org_document --ttl "$TTL" --command "$ORG_SHARE/context-wrapper"
 org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
