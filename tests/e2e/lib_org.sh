@@ -322,8 +322,10 @@ org_document() {
     esac
   done
   ORG_TTL=$ttl
+  ORG_ARGS=(--profile default --caller-ttl "$ttl")
   local args='["--profile", "default", "--caller-ttl", "'"$ttl"'"]'
   if [[ ${CKH_E2E_ORG_NO_CALLER_TTL:-} == 1 ]]; then
+    ORG_ARGS=(--profile default)
     args='["--profile", "default"]'
     echo "NOTE: CKH_E2E_ORG_NO_CALLER_TTL=1: the document's args leave out --caller-ttl (development only)"
   fi
@@ -441,4 +443,16 @@ org_run_summary() {
   local i=$1
   echo "[${CKH_ORG_CLIENT}] run $i: exit $(cat "$ORG_RUNS/run-$i.rc"), $(cat "$ORG_RUNS/run-$i.ms") ms;" \
     "stdout: $(head -c 300 "$ORG_RUNS/run-$i.out" | tr '\n' ' ')"
+  if grep -qF "credential helper didn't give a credential" "$ORG_RUNS/run-$i.out" "$ORG_RUNS/run-$i.err"; then
+    org_diagnose_helper
+  fi
+}
+
+# The client hides the helper's stderr: run it as the client does (the user, the document's
+# args, context background) and show its exit status and stderr (never its stdout).
+org_diagnose_helper() {
+  local rc=0
+  (cd / && org_as_user CLAUDE_HELPER_CONTEXT=background "$ORG_BIN/claude-key-helper" "${ORG_ARGS[@]}") \
+    </dev/null >/dev/null 2>"$ORG_RUNS/helper-diagnosis.err" || rc=$?
+  echo "[${CKH_ORG_CLIENT}] the helper run by hand as the client runs it (${ORG_ARGS[*]}): exit $rc: $(head -c 300 "$ORG_RUNS/helper-diagnosis.err" | tr '\n' ' ')"
 }
