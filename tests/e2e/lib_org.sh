@@ -60,12 +60,15 @@ ORG_HOME=/home/ckhe2e
 ORG_E2E=$ORG_HOME/e2e                      # the user's: backend state, mock config, logs
 ORG_PREFIX=/opt/claude-key-helper
 ORG_BIN=$ORG_PREFIX/bin
-ORG_SHARE=/opt/ckh-e2e                     # root-owned: CA certificate, wrapper target
+ORG_SHARE=/opt/ckh-e2e                     # root-owned: the CA certificate, the context wrapper
 ORG_CONFIG=/etc/claude-key-helper/config.toml
 ORG_GATEWAY_HOST=gateway.example.test
 ORG_STATE=$ORG_HOME/.local/state/claude-key-helper
 ORG_DAEMON_PID=
 ORG_MOCK_PID=
+ORG_HYBRID_TOKENS=()
+ORG_PREFIX_TOKENS=
+ORG_ARGS=()
 
 org_fail() { echo "FAIL[${CKH_ORG_CLIENT:-?}]: $*"; exit 1; }
 org_ok() { echo "ok[${CKH_ORG_CLIENT:-?}]: $*"; }
@@ -145,7 +148,7 @@ org_inside_setup() {
   unset ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN ANTHROPIC_BASE_URL CLAUDE_CODE_API_KEY_HELPER_TTL_MS \
     CLAUDE_KEY_HELPER_PROFILE CLAUDE_KEY_HELPER_STATE_DIR CLAUDE_KEY_HELPER_CONFIG XDG_CONFIG_HOME \
     XDG_STATE_HOME || true
-  mkdir -p -m 700 "$ORG_RUNS"
+  mkdir -m 700 "$ORG_RUNS"
   ip link set lo up
   if ip route get 1.1.1.1 >/dev/null 2>&1; then org_fail "the namespace has a route out"; fi
   mount --make-rprivate / 2>/dev/null || true
@@ -153,7 +156,6 @@ org_inside_setup() {
   org_tls
   org_install
   org_user_home
-  org_system_config_mode
 }
 
 # A copy of /etc over /etc: hosts, the test user, the system-wide refresher config dir.
@@ -221,10 +223,9 @@ org_user_home() {
   mount --bind "$home" "$ORG_HOME"
 }
 
-# Whether the refresher finds /etc/claude-key-helper/config.toml by itself for a user with
-# no config of their own; decided once the profile is written (org_backend).
+# What the user's processes get besides HOME, PATH and the like: CLAUDE_KEY_HELPER_CONFIG
+# while the refresher does not find /etc/claude-key-helper/config.toml by itself (org_backend).
 ORG_USER_ENV=()
-org_system_config_mode() { ORG_USER_ENV=(); }
 
 org_as_user() {
   setpriv --reuid="$ORG_UID" --regid="$ORG_UID" --clear-groups \
@@ -321,7 +322,7 @@ org_document() {
       *) echo "org_document: unknown option $1" >&2; return 64 ;;
     esac
   done
-  ORG_TTL=$ttl
+  export ORG_TTL=$ttl  # for the scenarios' own checks
   ORG_ARGS=(--profile default --caller-ttl "$ttl")
   local args='["--profile", "default", "--caller-ttl", "'"$ttl"'"]'
   if [[ ${CKH_E2E_ORG_NO_CALLER_TTL:-} == 1 ]]; then

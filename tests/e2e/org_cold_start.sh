@@ -18,6 +18,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib_org.sh
 source "$here/lib_org.sh"
 org_enter cold "${1:-}"
 

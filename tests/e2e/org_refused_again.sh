@@ -19,6 +19,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib_org.sh
 source "$here/lib_org.sh"
 org_enter refused "${1:-}"
 BOUND_S=90   # the client's one re-run is bounded by 20 s; anything near this is a hang
