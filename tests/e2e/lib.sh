@@ -27,6 +27,7 @@
 #   e2e_requests DIR        DIR/mock.log -> DIR/requests.tsv, sorted by arrival, columns:
 #                           1 ts_ms 2 method 3 path 4 status 5 x-api-key 6 authorization
 #                           7 answer 8 tool_result 9 session 10 expired_key_used
+#                           11 host (mock_org.js; "-" for mock_api.js)
 #   e2e_api_requests DIR    how many /v1/ requests the mock saw
 #   e2e_span_s DIR          seconds from the first /v1/ request to the last
 #   e2e_backend_runs DIR    how many times the backend ran
@@ -157,7 +158,7 @@ e2e_requests() {
     for (const e of rows)
       console.log([e.ts_ms.toFixed(1), e.method, e.path, e.status, e.x_api_key || "-",
                    e.authorization || "-", e.answer || "-", e.tool_result || "-",
-                   e.session || "-", e.expired_key_used ? "expired" : "-"].join("\t"));
+                   e.session || "-", e.expired_key_used ? "expired" : "-", e.host || "-"].join("\t"));
   ' "$1/mock.log" >"$1/requests.tsv"
 }
 

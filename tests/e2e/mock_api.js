@@ -5,6 +5,9 @@
 //
 //   node mock_api.js --port-file F --log F [--config F]
 //
+// Also a module: mock_org.js requires it (configure, handleRequest) to serve the
+// organization's gateway over TLS with the same answers and log lines.
+//
 // Answers:
 //   POST /v1/messages               JSON, or SSE when the body has "stream": true
 //                                   (message_start, content_block_start, content_block_delta,
@@ -46,13 +49,10 @@ function arg(name, dflt) {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
 }
-const portFile = arg('--port-file');
-const logFile = arg('--log');
-const configFile = arg('--config');
-if (!portFile || !logFile) {
-  process.stderr.write('usage: mock_api.js --port-file F --log F [--config F]\n');
-  process.exit(64);
-}
+// Set from the command line below, or by configure() when another mock (mock_org.js)
+// requires this file and serves its requests through handleRequest().
+let logFile = null;
+let configFile = null;
 
 const DEFAULT_REPLY = 'Hello from the mock API.';
 
@@ -178,7 +178,8 @@ function answerMessages(req, res, body, entry, cfg) {
   res.end();
 }
 
-const server = http.createServer((req, res) => {
+// One request, answered as described above. extraEntry: more fields for its log line.
+function handleRequest(req, res, extraEntry) {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -192,6 +193,7 @@ const server = http.createServer((req, res) => {
       x_api_key: req.headers['x-api-key'] ?? null,
       authorization: req.headers['authorization'] ?? null,
     };
+    Object.assign(entry, extraEntry || {});
     // Which claude process (one session id per `claude -p`) and which attempt it was.
     if (req.headers['x-claude-code-session-id']) entry.session = req.headers['x-claude-code-session-id'];
     if (req.headers['x-stainless-retry-count']) entry.retry_count = Number(req.headers['x-stainless-retry-count']);
@@ -249,11 +251,29 @@ const server = http.createServer((req, res) => {
       else res.end();
     }
   });
-});
+}
 
-server.listen(0, '127.0.0.1', () => {
-  const tmp = portFile + '.tmp';
-  fs.writeFileSync(tmp, String(server.address().port) + '\n');
-  fs.renameSync(tmp, portFile);
-});
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
+module.exports = {
+  handleRequest,
+  configure(options) {
+    logFile = options.logFile;
+    configFile = options.configFile || null;
+  },
+};
+
+if (require.main === module) {
+  const portFile = arg('--port-file');
+  logFile = arg('--log');
+  configFile = arg('--config');
+  if (!portFile || !logFile) {
+    process.stderr.write('usage: mock_api.js --port-file F --log F [--config F]\n');
+    process.exit(64);
+  }
+  const server = http.createServer((req, res) => handleRequest(req, res));
+  server.listen(0, '127.0.0.1', () => {
+    const tmp = portFile + '.tmp';
+    fs.writeFileSync(tmp, String(server.address().port) + '\n');
+    fs.renameSync(tmp, portFile);
+  });
+  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
+}

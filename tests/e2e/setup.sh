@@ -3,6 +3,9 @@
 # (`npm ci`, so exactly the locked version and integrity hashes) into
 # $CKH_BUILD_DIR/e2e-cache, and prints the absolute path of the `claude` binary on stdout
 # (the only line on stdout; npm's chatter goes to stderr).
+#   setup.sh [PIN]   PIN = a subdirectory of tests/e2e holding its own package.json +
+#                    package-lock.json (e.g. `newest`: the newest client the organization
+#                    helper tests check), installed into $CKH_BUILD_DIR/e2e-cache-PIN.
 #
 # An install that already holds the pinned version (same package-lock.json) is reused
 # without touching the network. If npm or the registry is unavailable it prints
@@ -17,6 +20,12 @@ src=${CKH_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${CKH_BUILD_DIR:-$src/build}
 e2e="$src/tests/e2e"
 cache="$build/e2e-cache"
+if [[ -n ${1:-} ]]; then
+  [[ $1 =~ ^[a-z0-9_-]+$ && -f $e2e/$1/package-lock.json ]] \
+    || { echo "FAIL: setup.sh: no pinned client in $e2e/${1}/ (package.json + package-lock.json)"; exit 1; }
+  cache="$build/e2e-cache-$1"
+  e2e="$e2e/$1"
+fi
 pinned=$(sed -n 's/.*"@anthropic-ai\/claude-code": *"\([^"]*\)".*/\1/p' "$e2e/package.json" | head -n1)
 [[ -n $pinned ]] || { echo "FAIL: no pinned @anthropic-ai/claude-code version in $e2e/package.json"; exit 1; }
 
