@@ -176,8 +176,13 @@ HelperOutcome run_helper(const HelperOptions& options) {
   const std::optional<CredentialRecord>& best = after.record ? after.record : loaded.record;
   const std::int64_t after_s = static_cast<std::int64_t>(std::time(nullptr));
   if (best && still_valid(*best, after_s)) {
-    const bool short_for_caller = (rejected && best->generation == request.seen_generation) ||
-                                  (best->expires_at && *best->expires_at < need_until);
+    // Said only where it tells the caller something: its refused credential came back, or
+    // the refresher answered and still has nothing that outlives the caller's TTL (a failed
+    // refresh serving the last good credential stays silent: status says why).
+    const bool refresher_answered = reply && reply->ok;
+    const bool short_for_caller =
+        (rejected && best->generation == request.seen_generation) ||
+        (refresher_answered && best->expires_at && *best->expires_at < need_until);
     return serve(*best, memory_path, paths.callers_dir, options.format,
                  short_for_caller
                      ? served_short_warning(*best, rejected, request.seen_generation, need_until,

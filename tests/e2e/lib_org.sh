@@ -257,16 +257,13 @@ org_backend() {
   install -o root -g root -m 0644 "$ORG_E2E/config.toml" "$ORG_CONFIG"
   rm -f "$ORG_E2E/config.toml"
   ORG_USER_ENV=()
-  if org_refresher check-config >"$ORG_RUNS/check-config.out" 2>&1; then
-    echo "refresher config: $ORG_CONFIG (found by the refresher itself)"
-  else
-    # TODO(system config): remove this fallback once the refresher reads
-    # /etc/claude-key-helper/config.toml for a user without a config (landing in main).
-    ORG_USER_ENV=(CLAUDE_KEY_HELPER_CONFIG="$ORG_CONFIG")
-    org_refresher check-config >"$ORG_RUNS/check-config.out" 2>&1 \
-      || org_fail "check-config refused $ORG_CONFIG: $(head -c 400 "$ORG_RUNS/check-config.out")"
-    echo "refresher config: $ORG_CONFIG through CLAUDE_KEY_HELPER_CONFIG (TODO: the refresher does not read it by itself yet)"
-  fi
+  # The user has no config of their own: the refresher must find the administrator's file
+  # by itself, and say so.
+  org_refresher check-config >"$ORG_RUNS/check-config.out" 2>&1 ||
+    org_fail "check-config did not take the system-wide $ORG_CONFIG: $(head -c 400 "$ORG_RUNS/check-config.out")"
+  grep -q "^$ORG_CONFIG: OK" "$ORG_RUNS/check-config.out" && grep -q "the system-wide config" "$ORG_RUNS/check-config.out" ||
+    org_fail "check-config did not say it used the system-wide $ORG_CONFIG: $(head -c 400 "$ORG_RUNS/check-config.out")"
+  echo "refresher config: $ORG_CONFIG (found by the refresher itself, reported as system-wide)"
 }
 
 org_mock_set() {
