@@ -454,3 +454,14 @@ org_diagnose_helper() {
     </dev/null >/dev/null 2>"$ORG_RUNS/helper-diagnosis.err" || rc=$?
   echo "[${CKH_ORG_CLIENT}] the helper run by hand as the client runs it (${ORG_ARGS[*]}): exit $rc: $(head -c 300 "$ORG_RUNS/helper-diagnosis.err" | tr '\n' ' ')"
 }
+
+# org_sign_in_and_start DOCUMENT-ARGS...: after org_backend, what every scenario sets up the
+# same way: the sign-in, the organization's document (org_document's arguments), a first
+# `once` (the cold cache filled), the refresher daemon and the mock.
+org_sign_in_and_start() {
+  org_signin
+  org_document "$@"
+  org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
+  org_start_daemon
+  org_start_mock
+}

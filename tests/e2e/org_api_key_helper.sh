@@ -31,11 +31,7 @@ prefix="gw-e2e-both-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 token="$prefix-1"
 org_mock_set reply_text '"both contracts reply from the organization gateway"'
 org_backend "$prefix" --lifetime 900
-org_signin
-org_document --ttl 300
-org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
-org_start_daemon
-org_start_mock
+org_sign_in_and_start --ttl 300
 
 # Run 1: the organization's helper-script.
 org_claude 1 "say hi"

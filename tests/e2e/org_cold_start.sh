@@ -26,11 +26,7 @@ prefix="gw-e2e-cold-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 org_mock_set tool_turns 2
 org_mock_set reply_text '"cold start reply from the organization gateway"'
 org_backend "$prefix" --lifetime 900
-org_signin
-org_document --ttl 300 --command "$ORG_SHARE/context-wrapper"
-org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
-org_start_daemon
-org_start_mock
+org_sign_in_and_start --ttl 300 --command "$ORG_SHARE/context-wrapper"
 
 org_claude 1 "say hi"
 org_collect

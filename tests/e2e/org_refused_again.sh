@@ -28,11 +28,7 @@ prefix="gw-e2e-refused-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 refused="$prefix-1"
 org_mock_set reject_keys "[\"$refused\"]"
 org_backend "$prefix" --lifetime 900 --fail-after 1
-org_signin
-org_document --ttl 300
-org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
-org_start_daemon
-org_start_mock
+org_sign_in_and_start --ttl 300
 
 org_claude 1 "say hi"
 rc=0

@@ -26,11 +26,7 @@ org_mock_set reject_keys "[\"$refused\"]"
 org_mock_set tool_turns 1
 org_mock_set reply_text '"401 recovery reply from the organization gateway"'
 org_backend "$prefix" --lifetime 900
-org_signin
-org_document --ttl 300
-org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
-org_start_daemon
-org_start_mock
+org_sign_in_and_start --ttl 300
 
 org_claude 1 "say hi"
 org_collect

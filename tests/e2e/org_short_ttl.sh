@@ -40,11 +40,7 @@ org_mock_set reply_text '"short ttl reply from the organization gateway"'
 # helper's own check (--caller-ttl) keeps what the client caches alive for ttlSec.
 org_backend "$prefix" --lifetime "$LIFETIME" --profile-line 'refresh_interval = "10m"' \
   --profile-line 'refresh_before_expiry = "5s"'
-org_signin
-org_document --ttl "$TTL" --command "$ORG_SHARE/context-wrapper"
-org_refresher once --profile default --quiet || org_fail "claude-key-refresher once exited $?"
-org_start_daemon
-org_start_mock
+org_sign_in_and_start --ttl "$TTL" --command "$ORG_SHARE/context-wrapper"
 
 org_claude 1 "read the readme"
 org_collect
