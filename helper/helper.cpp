@@ -99,8 +99,8 @@ std::string served_short_warning(const CredentialRecord& served, bool rejected,
   if (served.expires_at && *served.expires_at < need_until) {
     return "the credential expires at " + time_and_relative(*served.expires_at, now_s) +
            ", before the caller's TTL ends (" + rfc3339_utc(need_until) +
-           "): the backend gives none longer-lived; lower the TTL (ttlSec, "
-           "CLAUDE_CODE_API_KEY_HELPER_TTL_MS, --caller-ttl)";
+           "): the backend gives none longer-lived; lower the TTL (the document's ttlSec and "
+           "--caller-ttl)";
   }
   return {};
 }
@@ -177,12 +177,12 @@ HelperOutcome run_helper(const HelperOptions& options) {
   const std::int64_t after_s = static_cast<std::int64_t>(std::time(nullptr));
   if (best && still_valid(*best, after_s)) {
     // Said only where it tells the caller something: its refused credential came back, or
-    // the refresher answered and still has nothing that outlives the caller's TTL (a failed
-    // refresh serving the last good credential stays silent: status says why).
+    // the refresher answered and still has nothing that outlives the TTL the caller stated (a
+    // failed refresh serving the last good credential stays silent: status says why).
     const bool refresher_answered = reply && reply->ok;
-    const bool short_for_caller =
-        (rejected && best->generation == request.seen_generation) ||
-        (refresher_answered && best->expires_at && *best->expires_at < need_until);
+    const bool short_for_caller = (rejected && best->generation == request.seen_generation) ||
+                                  (options.caller_ttl_stated && refresher_answered &&
+                                   best->expires_at && *best->expires_at < need_until);
     return serve(*best, memory_path, paths.callers_dir, options.format,
                  short_for_caller
                      ? served_short_warning(*best, rejected, request.seen_generation, need_until,

@@ -47,6 +47,10 @@ inline constexpr std::int64_t kRejectedWaitMs = 15000;
 struct HelperOptions {
   std::string profile = "default";
   std::int64_t ttl_ms = 300000;
+  // The caller said its TTL (--caller-ttl, the helper-script document's ttlSec): a
+  // credential that cannot outlive it is served with a warning on stderr. Otherwise (the
+  // apiKeyHelper contract, TTL assumed) success stays silent, as DESIGN.md says.
+  bool caller_ttl_stated = false;
   std::int64_t margin_ms = 15000;
   std::int64_t wait_ms = 10000;
   bool from_claude_code = false;  // apiKeyHelper started by Claude Code, not by a person

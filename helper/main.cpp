@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
       if (!parsed || *parsed < 1 || *parsed > 43200)
         return usage_error("--caller-ttl takes seconds, 1..43200 (the document's ttlSec)");
       options.ttl_ms = *parsed * 1000;
+      options.caller_ttl_stated = true;
     } else if (take("--format")) {
       if (value == "token") {
         options.format = ckh::OutputFormat::token;
