@@ -12,6 +12,8 @@ packages=(
   build-essential cmake ninja-build pkg-config g++
   libcurl4-openssl-dev libsimdjson-dev libssl-dev libboost-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  # secret_store = "keyring" (the Secret Service through libsecret)
+  libsecret-1-dev
   # man pages, generated from each binary's --help at build time
   help2man
   # install.sh registers the helper in Claude Code's settings.json with a Python script

@@ -349,12 +349,26 @@ if [ -e "$config" ]; then
     fi
   fi
 elif [ "$subscription" = 1 ]; then
+  # Whether a Secret Service answers on the session bus (gnome-keyring, KWallet): offered
+  # for the subscription's refresh token (secret_store = "keyring").
+  keyring_answers() {
+    command -v dbus-send >/dev/null 2>&1 &&
+      timeout 5 dbus-send --session --print-reply --dest=org.freedesktop.secrets \
+        /org/freedesktop/secrets org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1
+  }
   mkdir_private "$(dirname "$config")"
   {
     config_header
     printf '\n# A Claude Pro/Max subscription: the refresher keeps Claude Code'"'"'s own login\n'
     printf '# (~/.claude/.credentials.json) fresh; apiKeyHelper stays unset for it.\n'
     printf '[profile.%s]\nbackend = "anthropic-oauth"\nsinks = ["claude-code"]\n' "$profile"
+    # The refresh token in the OS keyring when one answers on this session bus.
+    if keyring_answers; then
+      printf '# a keyring answered on the session bus at install: the refresh token lives there\n'
+      printf 'secret_store = "keyring"\n'
+    else
+      printf '# secret_store = "keyring"   # with a desktop keyring (gnome-keyring, KWallet)\n'
+    fi
   } | write_private "$config"
   record config "$config" "$(sha256sum "$config" | cut -d' ' -f1)"
   say "wrote $config: profile '$profile' is your subscription (anthropic-oauth, claude-code sink)"
@@ -422,7 +436,7 @@ profile = tomllib.load(open(sys.argv[1], "rb")).get("profile", {}).get(sys.argv[
 sys.exit(0 if "claude-code" in (profile.get("sinks") or []) else 1)' "$config" "$profile" 2>/dev/null
 }
 sink_owned() { [ -f "$state_secret" ] && grep -qx 'owns_claude_code_store: yes' "$state_secret"; }
-if [ "$backend" = anthropic-oauth ] && [ ! -e "$state_secret" ]; then
+if [ "$backend" = anthropic-oauth ] && [ ! -e "$state_secret" ] && [ ! -e "$state/$profile.keyring" ]; then
   if claude_code_logged_in; then
     say "profile '$profile' has no login yet; adopting Claude Code's own login ($claude_store)"
     if out=$(as_service "$refresher" import-claude-code --profile "$profile" 2>&1); then

@@ -204,7 +204,16 @@ done
 purge_state_files() {
   local s=$1 p suffix
   for p in "${profiles[@]}"; do
-    for suffix in cred secret lock status sock fpkey daemon; do
+    # secret_store = "keyring": the item goes with the state (P.keyring names it).
+    if [ -f "$s/$p.keyring" ]; then
+      if command -v secret-tool >/dev/null 2>&1 &&
+        timeout 15 secret-tool clear application claude-key-helper profile "$p" state_dir "$s" 2>/dev/null; then
+        say "removed the keyring item of profile '$p'"
+      else
+        warn "could not remove the keyring item of profile '$p' (application=claude-key-helper profile=$p state_dir=$s): remove it in Seahorse, or with secret-tool clear"
+      fi
+    fi
+    for suffix in cred secret keyring lock status sock fpkey daemon; do
       rm -f -- "$s/$p.$suffix"
       find "$s" -maxdepth 1 -name "$p.$suffix.tmp.*" -type f -delete
     done

@@ -126,6 +126,7 @@ class ProfileParser {
     read_schedule(section, profile);
     const auto sinks = section.get_string_array("sinks", "a list of sinks: [\"claude-code\"]");
     read_headers(section, profile);
+    read_secret_store(section, profile);
 
     const BackendEntry* entry = nullptr;
     if (backend) {
@@ -188,6 +189,21 @@ class ProfileParser {
           fmt::format("backoff_min ({}) is larger than backoff_max ({}); expected "
                       "backoff_min <= backoff_max",
                       format_duration(profile.backoff_min), format_duration(profile.backoff_max)));
+    }
+  }
+
+  // secret_store = "file" | "keyring" (secret_store.h).
+  static void read_secret_store(ConfigSection& section, ProfileConfig& profile) {
+    const auto store = section.get_string("secret_store",
+                                          "where long-lived secrets live: \"file\" or \"keyring\"");
+    if (!store) return;
+    if (*store == "keyring") {
+      profile.secret_store = SecretStore::keyring;
+    } else if (*store != "file") {
+      section.problem_at("secret_store",
+                         fmt::format("unknown secret_store \"{}\"; expected \"file\" (P.secret, "
+                                     "0600) or \"keyring\" (the OS keyring)",
+                                     *store));
     }
   }
 

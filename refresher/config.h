@@ -34,6 +34,10 @@
 
 namespace ckh {
 
+// Where the profile's long-lived secret state lives (secret_store.h): P.secret (0600), or
+// the OS keyring (the Secret Service; the Keychain on macOS).
+enum class SecretStore { file, keyring };
+
 struct ProfileConfig {
   std::string name;
   std::string backend_name;
@@ -48,6 +52,7 @@ struct ProfileConfig {
   // headers = { Name = "value" }: published with the credential for callers that take
   // headers (claude-key-helper --format json: Claude Desktop's helper-script contract).
   std::vector<std::pair<std::string, std::string>> headers;
+  SecretStore secret_store = SecretStore::file;
   std::shared_ptr<Backend> backend;
   // Names this profile's configuration ([profile.P] with its backend section, as parsed):
   // changes when any of it does. Empty for the built-in default profile.

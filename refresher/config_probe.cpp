@@ -2,6 +2,8 @@
 // transport seam (so tests probe a local TLS server with their own CA).
 #include "refresher/config_probe.h"
 
+#include "refresher/keyring/keyring.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +132,13 @@ std::vector<std::string> probe_profiles(const std::vector<const ProfileConfig*>&
   for (const ProfileConfig* profile : profiles) {
     prober.set_profile(profile->name);
     if (profile->backend) profile->backend->probe(prober);
+    // secret_store = "keyring": a keyring must answer on the session bus and take items now
+    // (a headless machine has none: keyring_check says so, and what to set instead).
+    if (profile->secret_store == SecretStore::keyring) {
+      if (auto keyring = keyring_check(); !keyring) {
+        prober.problem("secret_store = \"keyring\": " + keyring.error().message);
+      }
+    }
   }
   return prober.problems();
 }

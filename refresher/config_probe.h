@@ -9,6 +9,8 @@
 //   settings, through the HTTP transport seam: a bare GET of the URL's origin ("/") with no
 //   header of ours, bounded in time. Any HTTP answer counts as reachable; nothing secret is
 //   ever sent.
+// - secret_store = "keyring": a keyring answers on the session bus and its default collection
+//   is unlocked (keyring/keyring.h keyring_check).
 // Variables are checked by the backends that read them (static env = ...), in THIS
 // process's environment. Every failed check is one line (what is wrong, what to do) prefixed with
 // the profile; all of them are collected, none stops the others. Callers: check_config_command.cpp,

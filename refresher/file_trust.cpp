@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -30,13 +31,6 @@ std::string owner_text(uid_t uid) {
   const std::string name = user_name(uid);
   const std::string number = to_decimal(static_cast<std::uint64_t>(uid));
   return name == number ? "uid " + number : fmt::format("uid {} ({})", number, name);
-}
-
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 std::string shown(std::string_view path) {

@@ -46,8 +46,14 @@ std::string source_settings_fingerprint(std::string_view backend_name, std::stri
 }
 
 std::string source_settings_fingerprint(const ProfileConfig& profile) {
-  if (!profile.backend) return source_settings_fingerprint(profile.backend_name, "");
-  return source_settings_fingerprint(profile.backend->name(), profile.backend->source_settings());
+  std::string settings = profile.backend ? profile.backend->source_settings() : std::string();
+  // Where the secret state lives is part of the source: a changed secret_store makes the
+  // profile due at once, and that refresh moves the state (secret_store.h). Said only for
+  // the keyring, so that file profiles keep the fingerprint they always had.
+  if (profile.secret_store == SecretStore::keyring)
+    append_setting(settings, "secret_store", "keyring");
+  return source_settings_fingerprint(
+      profile.backend ? profile.backend->name() : std::string_view(profile.backend_name), settings);
 }
 
 }  // namespace ckh

@@ -6,7 +6,8 @@
 //   hold guessable secrets (an environment variable's value): without the key, nothing can
 //   be tried against it (permanent_stop.h keeps the key). "k1" versions the construction.
 // - source_settings_fingerprint: names a profile's source settings (Backend::
-//   source_settings(), which never hold a secret): 16 hex digits of SHA-256, carried by
+//   source_settings(), which never hold a secret, and secret_store = "keyring"): 16 hex
+//   digits of SHA-256, carried by
 //   P.cred (shared/record.h) so that a record from other settings is due at once.
 // Callers: the anthropic-oauth backend and account commands, the vault backend,
 // permanent_stop.cpp, refresh.cpp and schedule.cpp.

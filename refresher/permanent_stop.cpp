@@ -9,6 +9,7 @@
 
 #include "refresher/fingerprint.h"
 #include "refresher/schedule.h"
+#include "refresher/secret_store.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
 
@@ -16,7 +17,6 @@ namespace ckh {
 
 namespace {
 
-constexpr std::size_t kMaxSecretBytes = 1024 * 1024;  // as refresh.cpp reads it
 constexpr std::size_t kKeyBytes = 32;
 
 std::string stat_line(const struct stat& info) {
@@ -59,9 +59,16 @@ std::optional<std::string> read_key(const ProfilePaths& paths) {
   return std::move(*key);
 }
 
+// P.secret's content, and who P.keyring is: a login that saves to the keyring replaces the
+// marker, so a new secret there is seen without asking the keyring (secret_store.h).
 std::string secret_on_disk(const ProfilePaths& paths) {
   auto secret = read_private_file(paths.secret, kMaxSecretBytes);
-  return secret ? std::move(*secret) : std::string();
+  std::string out = secret ? std::move(*secret) : std::string();
+  const std::string marker = keyring_marker_path(paths);
+  if (struct stat info{}; ::lstat(marker.c_str(), &info) == 0) {
+    out += "\nkeyring marker " + file_identity(marker);
+  }
+  return out;
 }
 
 }  // namespace

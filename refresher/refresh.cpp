@@ -8,6 +8,7 @@
 #include "refresher/permanent_stop.h"
 #include "refresher/profile_lock.h"
 #include "refresher/schedule.h"
+#include "refresher/secret_store.h"
 #include "refresher/state_writer.h"
 #include "refresher/temp_recovery.h"
 #include "shared/secure_file.h"
@@ -17,8 +18,6 @@
 namespace ckh {
 
 namespace {
-
-constexpr std::size_t kMaxSecretBytes = 1024 * 1024;
 
 RefreshReply ok_reply(std::uint64_t generation) {
   return RefreshReply{true, generation, ErrorClass::transient, {}};
@@ -91,6 +90,11 @@ std::string backoff_message(const StatusRecord& status, const std::string& profi
           time_and_relative(*status.backoff_until, now) +
           "; to retry now, run: claude-key-refresher once --force --profile " + profile + ")",
       kMaxStatusMessageBytes);
+}
+
+SecretLocation configured_location(const ProfileConfig& profile) {
+  return profile.secret_store == SecretStore::keyring ? SecretLocation::keyring
+                                                      : SecretLocation::file;
 }
 
 }  // namespace
@@ -220,15 +224,43 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     }
   }
 
+  // The secret state: P.secret, else the keyring item (secret_store.h).
   std::string secret_on_disk;
+  bool secret_file_exists = true;
   if (auto secret = read_private_file(paths.secret, kMaxSecretBytes)) {
     secret_on_disk = std::move(*secret);
   } else if (secret.error().kind != ErrorClass::not_found) {
     log_line(LogLevel::warning, profile.name, secret.error().message);
+  } else {
+    secret_file_exists = false;
+  }
+  std::string stored_state = secret_on_disk;
+  SecretLocation stored_in = secret_file_exists ? SecretLocation::file : SecretLocation::none;
+  std::optional<Error> secret_unavailable;  // the keyring holds it and cannot be read now
+  if (!secret_file_exists) {
+    if (auto loaded = load_secret_state(profile, paths)) {
+      stored_state = std::move(loaded->state);
+      stored_in = loaded->location;
+    } else {
+      secret_unavailable = loaded.error();
+    }
   }
   // A rotated state that could not be saved yet is the one to use (state_writer.h).
-  const std::string secret_state = recovery.unsaved_secret.value_or(secret_on_disk);
+  const std::string secret_state = recovery.unsaved_secret.value_or(stored_state);
   StateWriter writer(paths, environment.clock, secret_on_disk);
+  // Every save of the state goes to the configured store (P.secret when that fails).
+  bool state_saved = false;
+  std::string store_problem;
+  auto save_state = [&](const std::string& state) -> Result<void> {
+    auto saved = save_secret_state(profile, paths, state, [&writer](const std::string& content) {
+      return writer.write_secret(content);
+    });
+    if (!saved) return std::unexpected(saved.error());
+    state_saved = true;
+    store_problem = saved->store_problem;
+    if (!store_problem.empty()) log_line(LogLevel::warning, profile.name, store_problem);
+    return {};
+  };
 
   status.last_attempt_at = now;
   if (reports_refusal(request.reason) || explicit_force) status.last_forced_at = now;
@@ -240,13 +272,13 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   context.refresh_before_expiry = profile.refresh_before_expiry;
   context.refresh_interval = profile.refresh_interval;
   context.sink_claude_code = profile.has_sink("claude-code");
-  context.persist_secret = [&writer](const std::string& state) {
-    return writer.write_secret(state);
-  };
+  context.persist_secret = save_state;
   context.reserve_secret = [&writer](std::size_t secret_bytes) {
     return writer.reserve(secret_bytes);
   };
-  Result<FetchResult> fetched = profile.backend->fetch(context);
+  Result<FetchResult> fetched = secret_unavailable
+                                    ? Result<FetchResult>(std::unexpected(*secret_unavailable))
+                                    : profile.backend->fetch(context);
   if (fetched) {
     if (auto valid = validate_credential(fetched->credential); !valid) {
       fetched =
@@ -261,7 +293,16 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     published = fail(ErrorClass::permanent,
                      "generation counter exhausted; remove " + paths.status + " and " + paths.cred);
   } else if (fetched) {
-    if (fetched->new_secret_state) published = writer.write_secret(*fetched->new_secret_state);
+    if (fetched->new_secret_state) {
+      published = save_state(*fetched->new_secret_state);
+    } else if (!state_saved && !secret_state.empty() && stored_in != configured_location(profile)) {
+      // secret_store changed: the state moves now, even when the backend rotated nothing.
+      // A move that fails leaves it where it was; the credential is published all the same.
+      if (auto moved = save_state(secret_state); !moved) {
+        log_line(LogLevel::warning, profile.name,
+                 "could not move the secret state: " + moved.error().message);
+      }
+    }
     if (published) {
       next.generation = status.last_generation + 1;
       next.backend = profile.backend->name();
@@ -287,6 +328,7 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     status.retry_after_until.reset();
     status.stopped_for.clear();
     status.last_generation = next.generation;
+    if (state_saved) status.secret_store_problem = store_problem;
     // Only a caller's request says what it needs; the daemon's own keep the last word.
     if (request.need_until > 0) status.caller_shortfall = caller_shortfall(next, request, finished);
     outcome.action = RefreshAction::refreshed;

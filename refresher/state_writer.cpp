@@ -28,11 +28,6 @@ std::map<std::string, Held>& holds() {
   return held;
 }
 
-std::string base_name(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // temp + fsync + rename + fsync of the directory, with the writer's error wording.
 Result<void> write_once(const std::string& path, std::string_view content) {
   auto file = ReservedFile::reserve(path, 0, false);

@@ -173,6 +173,13 @@ std::string format_report_text(const std::vector<ProfileReport>& reports, std::i
     if (!r.status.caller_shortfall.empty()) {
       out += fmt::format("  warning:       {}\n", r.status.caller_shortfall);
     }
+    if (!r.secret_location.empty()) {
+      out += fmt::format("  secret:        {}{}\n", r.secret_location,
+                         r.secret_store_keyring ? " (secret_store = \"keyring\")" : "");
+    }
+    if (!r.status.secret_store_problem.empty()) {
+      out += fmt::format("  warning:       {}\n", r.status.secret_store_problem);
+    }
     // A stopped profile waits for a fix, not for its backoff to end: "backoff until" beside
     // "none automatically" would contradict it.
     if (!r.stopped && r.status.backoff_until && *r.status.backoff_until > now) {
@@ -256,6 +263,10 @@ std::string format_report_json(const std::vector<ProfileReport>& reports, std::i
     put_time(p, "last_rejected_at", r.status.last_rejected_at);
     p["caller_shortfall"] =
         r.status.caller_shortfall.empty() ? Json(nullptr) : Json(r.status.caller_shortfall);
+    p["secret_store"] = r.secret_store_keyring ? "keyring" : "file";
+    p["secret_location"] = r.secret_location.empty() ? Json(nullptr) : Json(r.secret_location);
+    p["secret_store_problem"] =
+        r.status.secret_store_problem.empty() ? Json(nullptr) : Json(r.status.secret_store_problem);
     put_time(p, "next_refresh_at", r.next_attempt);
     put_time(p, "retry_after_until", r.status.retry_after_until);
     p["automatic_refresh_stopped"] = r.stopped;

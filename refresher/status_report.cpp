@@ -3,6 +3,7 @@
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
 #include "refresher/schedule.h"
+#include "refresher/secret_store.h"
 #include "refresher/socket_client.h"
 #include "shared/paths.h"
 
@@ -25,6 +26,8 @@ ProfileReport gather_report(const ProfileConfig& profile, const std::string& sta
   report.next_attempt =
       next_automatic_attempt(report.record, report.status, profile, paths, now.unix_s);
   report.daemon_pid = daemon_pid(paths.sock);
+  report.secret_location = where_secret_lives(paths);
+  report.secret_store_keyring = profile.secret_store == SecretStore::keyring;
   return report;
 }
 

@@ -39,6 +39,10 @@ struct ProfileReport {
   bool stopped = false;  // a permanent failure for the current config and P.secret
   std::optional<std::int64_t> next_attempt;  // none while stopped
   std::optional<long> daemon_pid;
+  // Where the long-lived secret state lives ("in the keyring (…)", "in /…/P.secret"; empty:
+  // none) and the profile's secret_store setting (secret_store.h).
+  std::string secret_location;
+  bool secret_store_keyring = false;
 };
 
 enum class Health { ok, stale, unavailable, refused, config };

@@ -7,14 +7,13 @@
 #include <vector>
 
 #include "refresher/log.h"
+#include "refresher/secret_store.h"
 #include "refresher/state_writer.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
 namespace {
-
-constexpr std::size_t kMaxSecretBytes = 1024 * 1024;
 
 struct Candidate {
   std::string path;  // empty: this process's held copy
@@ -24,11 +23,6 @@ struct Candidate {
 
 bool older(const timespec& a, const timespec& b) {
   return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 }  // namespace

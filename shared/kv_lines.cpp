@@ -38,8 +38,12 @@ Result<std::vector<KvLine>> parse_kv_lines(std::string_view text, std::string_vi
       line.substr(magic.size(), 2) != " v") {
     return fail(ErrorClass::corrupt, "does not start with the expected header");
   }
-  const auto found_version = parse_u64(line.substr(magic.size() + 2));
-  if (!found_version) return fail(ErrorClass::corrupt, "has a malformed version");
+  const std::string_view version_text = line.substr(magic.size() + 2);
+  const auto found_version = parse_u64(version_text);
+  // Only the writer's own spelling ("v1", never "v01"): one text per content.
+  if (!found_version || to_decimal(*found_version) != version_text) {
+    return fail(ErrorClass::corrupt, "has a malformed version");
+  }
   if (*found_version != version) {
     return fail(ErrorClass::corrupt, "has format version " + to_decimal(*found_version) +
                                          ", this build reads version " + to_decimal(version));

@@ -38,18 +38,6 @@ Result<void> check_private(const struct stat& st, const std::string& path) {
   return {};
 }
 
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // pid + a counter keeps temp names unique across processes and threads; O_EXCL makes a
 // collision (or a planted file or symlink) an error, never a write through it.
 std::string next_temp_name(const std::string& path) {
@@ -86,6 +74,18 @@ bool running(pid_t pid) {
 }
 
 }  // namespace
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
 
 bool write_all(int fd, std::string_view content) {
   while (!content.empty()) {
@@ -187,6 +187,29 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
   if (!durable) return {};
   if (const int error = fsync_dir(dir); error != 0) {
     return fail(ErrorClass::io, "cannot fsync " + dir + ": " + os_reason(error));
+  }
+  return {};
+}
+
+Result<void> wipe_private_file(const std::string& path) {
+  UniqueFd fd{::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC)};
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return {};
+    return fail(ErrorClass::io, "cannot open " + path + " to wipe it: " + os_reason(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return fail(ErrorClass::unsafe, path + " is not a regular file; remove it by hand");
+  }
+  const std::string zeros(static_cast<std::size_t>(st.st_size), '\0');
+  if (!write_all(fd.get(), zeros) || ::fsync(fd.get()) != 0) {
+    return fail(ErrorClass::io, "cannot wipe " + path + ": " + os_reason(errno));
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return fail(ErrorClass::io, "cannot remove " + path + ": " + os_reason(errno));
+  }
+  if (fsync_dir(parent_dir(path)) != 0) {
+    return fail(ErrorClass::io, "cannot sync " + parent_dir(path) + ": " + os_reason(errno));
   }
   return {};
 }

@@ -31,6 +31,15 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
 
 Result<void> ensure_private_dir(const std::string& path);
 
+// Overwrites a file's bytes with zeros, fsyncs it, unlinks it and fsyncs its directory: a
+// secret moved elsewhere (the keyring) leaves no readable copy on a filesystem that writes
+// in place. A missing file is no error; a symlink or non-regular file is refused.
+Result<void> wipe_private_file(const std::string& path);
+
+// "/a/b/c" -> "/a/b" ("." without a slash, "/" for "/c") and "c".
+std::string parent_dir(const std::string& path);
+std::string base_name(const std::string& path);
+
 // Removes the temp files ("<name>.tmp.<pid>.<n>") that write_private_file_atomic left in
 // dir when its process was killed mid-write (they may hold secrets): only those whose pid
 // is no longer running; with `of` set, only the temp files of that file name ("x.json" ->

@@ -12,13 +12,14 @@ namespace ckh {
 
 namespace {
 
-constexpr std::array<std::string_view, 15> kStatusKeys = {
-    "updated_at",      "last_attempt_at",   "last_success_at", "consecutive_failures",
-    "error_class",     "last_error",        "backoff_until",   "last_forced_at",
-    "last_generation", "retry_after_until", "stopped_for",     "boot_id",
-    "boot_ms",         "last_rejected_at",  "caller_shortfall"};
+constexpr std::array<std::string_view, 16> kStatusKeys = {
+    "updated_at",      "last_attempt_at",   "last_success_at",  "consecutive_failures",
+    "error_class",     "last_error",        "backoff_until",    "last_forced_at",
+    "last_generation", "retry_after_until", "stopped_for",      "boot_id",
+    "boot_ms",         "last_rejected_at",  "caller_shortfall", "secret_store_problem"};
 constexpr std::size_t kVersion1Keys = 9;   // v1: the first nine, nothing after them
 constexpr std::size_t kVersion2Keys = 13;  // v2: up to boot_ms
+constexpr std::size_t kVersion3Keys = 15;  // v3: up to caller_shortfall
 constexpr std::size_t kMaxTokenBytes = 64;
 
 constexpr std::array<ErrorClass, 8> kAllClasses = {
@@ -43,8 +44,8 @@ Result<StatusRecord> parse_status(std::string_view text) {
   auto lines = parse_kv_lines(text, kStatusMagic, kStatusVersion, kStatusKeys);
   if (!lines) {
     // A file of an older version keeps its counters (last_generation above all).
-    for (const auto& [version, keys] :
-         {std::pair{2u, kVersion2Keys}, std::pair{1u, kVersion1Keys}}) {
+    for (const auto& [version, keys] : {std::pair{3u, kVersion3Keys}, std::pair{2u, kVersion2Keys},
+                                        std::pair{1u, kVersion1Keys}}) {
       if (!text.starts_with(std::string(kStatusMagic) + " v" + to_decimal(version) + "\n"))
         continue;
       auto old = parse_kv_lines(text, kStatusMagic, version,
@@ -93,12 +94,13 @@ Result<StatusRecord> parse_status(std::string_view text) {
       *field = std::string(value);
     }
   }
-  if (l.size() == kStatusKeys.size()) {
+  if (l.size() >= kVersion3Keys) {
     auto rejected = parse_optional_time(l[13].value);
     if (!rejected) return fail(ErrorClass::corrupt, "has a malformed number or time");
     status.last_rejected_at = *rejected;
     status.caller_shortfall = std::string(l[14].value);
   }
+  if (l.size() == kStatusKeys.size()) status.secret_store_problem = std::string(l[15].value);
   return status;
 }
 
@@ -128,7 +130,8 @@ std::string serialize_status(const StatusRecord& status) {
   const std::string boot_ms = format_optional_time(status.boot_ms);
   const std::string last_rejected = format_optional_time(status.last_rejected_at);
   const std::string shortfall = one_line(status.caller_shortfall, kMaxStatusMessageBytes);
-  const std::array<KvLine, 15> lines = {
+  const std::string store_problem = one_line(status.secret_store_problem, kMaxStatusMessageBytes);
+  const std::array<KvLine, 16> lines = {
       KvLine{kStatusKeys[0], updated_at},    KvLine{kStatusKeys[1], last_attempt},
       KvLine{kStatusKeys[2], last_success},  KvLine{kStatusKeys[3], failures},
       KvLine{kStatusKeys[4], error_class},   KvLine{kStatusKeys[5], last_error},
@@ -136,7 +139,7 @@ std::string serialize_status(const StatusRecord& status) {
       KvLine{kStatusKeys[8], generation},    KvLine{kStatusKeys[9], retry_after},
       KvLine{kStatusKeys[10], stopped_for},  KvLine{kStatusKeys[11], boot_id},
       KvLine{kStatusKeys[12], boot_ms},      KvLine{kStatusKeys[13], last_rejected},
-      KvLine{kStatusKeys[14], shortfall}};
+      KvLine{kStatusKeys[14], shortfall},    KvLine{kStatusKeys[15], store_problem}};
   return write_kv_lines(kStatusMagic, kStatusVersion, lines);
 }
 

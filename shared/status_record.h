@@ -3,7 +3,7 @@
 // profile lock; read by `status` and by the helper to explain a failure. Line format (see
 // kv_lines.h), in exactly this order:
 //
-//   claude-key-helper-status v2
+//   claude-key-helper-status v4
 //   updated_at: <unix s>
 //   last_attempt_at: <unix s|none>
 //   last_success_at: <unix s|none>
@@ -25,9 +25,12 @@
 //                                      Claude Code's mid-session-refresh)
 //   caller_shortfall: <one line, may be empty> (the last credential fetched for a caller
 //                                      expires before that caller's TTL ends: the warning)
+//   secret_store_problem: <one line, may be empty> (the configured secret_store could not
+//                                      take the secret state at the last save, which went to
+//                                      P.secret instead: refresher/secret_store.h)
 //   end
-// Version 1 files (without the last eight lines) and version 2 files (without the last two)
-// are still read, with those fields unset.
+// Version 1 files (without the last nine lines), version 2 files (without the last three)
+// and version 3 files (without the last one) are still read, with those fields unset.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +43,7 @@
 namespace ckh {
 
 inline constexpr std::string_view kStatusMagic = "claude-key-helper-status";
-inline constexpr unsigned kStatusVersion = 3;
+inline constexpr unsigned kStatusVersion = 4;
 inline constexpr std::size_t kMaxStatusBytes = 16 * 1024;
 inline constexpr std::size_t kMaxStatusMessageBytes = 300;
 
@@ -60,6 +63,7 @@ struct StatusRecord {
   std::optional<std::int64_t> boot_ms;
   std::optional<std::int64_t> last_rejected_at;
   std::string caller_shortfall;
+  std::string secret_store_problem;
 };
 
 Result<StatusRecord> parse_status(std::string_view text);

@@ -25,6 +25,10 @@ inline std::string to_decimal(unsigned long long value) {
   return to_decimal(static_cast<std::uint64_t>(value));
 }
 
+// Lowercase hex of bytes, and the value of one hex digit (either case; -1 for anything else).
+std::string hex_encode(std::string_view bytes);
+int hex_digit_value(char c);
+
 // One-line form of an arbitrary text: control characters become spaces, runs of white
 // space fold to one, the result is cut to max_bytes (with "..." when cut): at the last word
 // boundary when one is within the second half of what is kept, never inside a UTF-8 sequence.

@@ -12,6 +12,9 @@ packages=(
   catch2 clang-16 libclang-rt-16-dev clang-format git valgrind hyperfine
   # integration tests: fake servers' TLS, process and namespace tools, a user manager
   openssl util-linux procps systemd iproute2 strace python3
+  # the keyring tests: a real Secret Service (gnome-keyring) on a private session bus,
+  # secret-tool to look at its items, python3-dbus to lock it
+  gnome-keyring libsecret-tools dbus-daemon dbus-bin python3-dbus
   # end-to-end tests: node runs the mock API and npm installs the pinned Claude Code client
   nodejs
 )

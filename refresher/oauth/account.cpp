@@ -11,6 +11,7 @@
 #include "refresher/clock.h"
 #include "refresher/profile_lock.h"
 #include "refresher/refresh.h"
+#include "refresher/secret_store.h"
 #include "refresher/sinks/claude_code_lock.h"
 #include "refresher/sinks/claude_code_store.h"
 #include "refresher/sinks/keychain.h"
@@ -23,7 +24,6 @@ namespace ckh {
 namespace {
 
 constexpr std::chrono::milliseconds kLockWait{15'000};
-constexpr std::size_t kMaxSecretBytes = 1024 * 1024;
 
 Result<const AnthropicOAuthBackend*> oauth_backend(const ProfileConfig& profile) {
   const auto* backend = dynamic_cast<const AnthropicOAuthBackend*>(profile.backend.get());
@@ -49,10 +49,10 @@ Result<void> remove_if_present(const std::string& path) {
 }
 
 // The old P.secret's owns flag survives a new login: the user chose the sink before.
-bool previously_owned(const ProfilePaths& paths) {
-  auto text = read_private_file(paths.secret, kMaxSecretBytes);
-  if (!text) return false;
-  auto secret = parse_oauth_secret(*text);
+bool previously_owned(const ProfileConfig& profile, const ProfilePaths& paths) {
+  auto text = load_secret_state(profile, paths);
+  if (!text || text->state.empty()) return false;
+  auto secret = parse_oauth_secret(text->state);
   return secret && secret->owns_claude_code_store;
 }
 
@@ -60,13 +60,17 @@ bool previously_owned(const ProfilePaths& paths) {
 Result<std::string> save_and_publish(const ProfileConfig& profile, const ProfilePaths& paths,
                                      const OAuthSecret& secret) {
   if (auto dir = ensure_private_dir(paths.dir); !dir) return std::unexpected(dir.error());
+  std::string warning;  // the keyring could not take the tokens: they are in P.secret
   {
     auto lock = ProfileLock::acquire(paths.lock);
     if (!lock) return std::unexpected(lock.error());
-    if (auto written = write_private_file_atomic(paths.secret, serialize_oauth_secret(secret));
-        !written) {
-      return std::unexpected(written.error());
-    }
+    // Into the configured store (secret_store.h): the keyring, or P.secret.
+    auto saved = save_secret_state(profile, paths, serialize_oauth_secret(secret),
+                                   [&paths](const std::string& content) {
+                                     return write_private_file_atomic(paths.secret, content);
+                                   });
+    if (!saved) return std::unexpected(saved.error());
+    if (!saved->store_problem.empty()) warning = saved->store_problem;
     // The previous account's token must not stay published: the refresh below publishes
     // the new one as the next generation.
     if (auto removed = remove_if_present(paths.cred); !removed) {
@@ -80,6 +84,7 @@ Result<std::string> save_and_publish(const ProfileConfig& profile, const Profile
     status.retry_after_until.reset();  // the login's own requests were answered
     status.error_class.reset();
     status.last_error.clear();
+    status.secret_store_problem = warning;
     if (auto written = write_private_file_atomic(paths.status, serialize_status(status));
         !written) {
       return std::unexpected(written.error());
@@ -99,6 +104,9 @@ Result<std::string> save_and_publish(const ProfileConfig& profile, const Profile
   if (profile.has_sink("claude-code") || secret.owns_claude_code_store) {
     text += "; Claude Code's credential store is kept current";
   }
+  const std::string where = where_secret_lives(paths);
+  if (!where.empty()) text += "; the tokens are " + where;
+  if (!warning.empty()) text += " (warning: " + warning + ")";
   return text;
 }
 
@@ -118,7 +126,7 @@ Result<std::string> login_profile(const ProfileConfig& profile, const ProfilePat
     return fail(ErrorClass::permanent,
                 "the token server's answer to the login has no refresh_token; nothing was saved");
   }
-  secret.owns_claude_code_store = previously_owned(paths);
+  secret.owns_claude_code_store = previously_owned(profile, paths);
   if (profile.has_sink("claude-code") || secret.owns_claude_code_store) {
     // The family in Claude Code's store now is older than this login: remember it as seen,
     // so the sink replaces it instead of adopting it (its expiry may well be later).
@@ -185,11 +193,11 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
   if (!no_state_dir) {
     auto lock = ProfileLock::acquire(paths.lock);
     if (!lock) return std::unexpected(lock.error());
-    auto secret = remove_existing(paths.secret);
+    auto secret = remove_secret_state(paths, profile.name);
     if (!secret) return std::unexpected(secret.error());
     auto cred = remove_existing(paths.cred);
     if (!cred) return std::unexpected(cred.error());
-    if (*secret) removed.push_back("the saved tokens (" + paths.secret + ")");
+    removed.insert(removed.end(), secret->begin(), secret->end());
     if (*cred) removed.push_back("the published credential (" + paths.cred + ")");
   }
   auto store = claude_code_store_paths((*backend)->env());

@@ -484,13 +484,6 @@ std::string os_reason(int error) {
   return std::string(std::strerror(error));
 }
 
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // The path a write must replace so that a symbolic link (chain) stays a link: the end of
 // the chain, which may not exist yet. Relative link targets are relative to the link's
 // directory.

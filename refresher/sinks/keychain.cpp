@@ -86,6 +86,11 @@ std::string keychain_add_command(std::string_view user, std::string_view service
          security_argument(service) + " -X " + to_hex(json) + "\n";
 }
 
+std::vector<std::string> keychain_delete_argv(std::string_view user, std::string_view service) {
+  return {"security", "delete-generic-password", "-a", std::string(user),
+          "-s",       std::string(service)};
+}
+
 #ifdef __APPLE__
 
 namespace {
@@ -197,7 +202,28 @@ Result<std::optional<std::string>> keychain_read(std::string_view user, std::str
   return json;
 }
 
+Result<bool> keychain_delete(std::string_view user, std::string_view service) {
+  ChildSpec spec;
+  spec.executable = "/usr/bin/security";
+  spec.argv = keychain_delete_argv(user, service);
+  spec.environment = keychain_child_environment();
+  spec.timeout = std::chrono::milliseconds(20'000);
+  auto outcome = run_child(spec);
+  if (!outcome) return std::unexpected(outcome.error());
+  if (outcome->end == ChildEnd::exited && outcome->exit_code == 44) return false;  // no item
+  if (outcome->end != ChildEnd::exited || outcome->exit_code != 0) {
+    return fail(ErrorClass::transient, "/usr/bin/security could not delete the Keychain item " +
+                                           std::string(service) +
+                                           "; unlock the login keychain and try again");
+  }
+  return true;
+}
+
 #else
+
+Result<bool> keychain_delete(std::string_view, std::string_view) {
+  return fail(ErrorClass::config, "the Keychain exists only on macOS");
+}
 
 Result<std::optional<std::string>> keychain_read(std::string_view, std::string_view) {
   return fail(ErrorClass::config, "the Keychain exists only on macOS");

@@ -18,7 +18,8 @@
 //   Code's other entries, such as mcpOAuth) instead of replacing it with the file's copy.
 // - both run security with keychain_child_environment(): child_env.h's rule, no secret
 //   variable of the refresher's environment.
-// Callers: the claude-code sink on macOS (refresher/oauth/); tests check the text on Linux.
+// Callers: the claude-code sink on macOS (refresher/oauth/), the keyring secret store on
+// macOS (refresher/keyring/keyring.h); tests check the text on Linux.
 #pragma once
 
 #include <cstddef>
@@ -58,5 +59,10 @@ Result<void> keychain_write(std::string_view user, std::string_view service, std
 // (the secret comes back on stdout, never through argv); none when there is no such item.
 // Compiled only on macOS, like keychain_write.
 Result<std::optional<std::string>> keychain_read(std::string_view user, std::string_view service);
+
+// `security delete-generic-password -a USER -s SERVICE` (the arguments: tested everywhere);
+// true when an item was there. Runs only on macOS, like keychain_write.
+std::vector<std::string> keychain_delete_argv(std::string_view user, std::string_view service);
+Result<bool> keychain_delete(std::string_view user, std::string_view service);
 
 }  // namespace ckh

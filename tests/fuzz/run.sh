@@ -45,6 +45,7 @@ shared_sources=("$src_dir"/shared/*.cpp)
 sources=("${shared_sources[@]}")
 libs=()
 toml_mode=()
+extra_cflags=()
 max_len=4096
 case $name in
   fuzz_record) max_len=20000 ;;   # a credential may be 16384 bytes: probe past that bound
@@ -99,13 +100,23 @@ case $name in
     # inputs as small as "[<" (upstream marzer/tomlplusplus#294, fixed by #301).
     toml_mode=(-DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1)
     libs+=(-ltomlplusplus -lfmt -lsimdjson -lcurl -lssl -lcrypto -pthread)
+    # The keyring store (refresher/keyring/keyring.cpp) talks to libsecret.
+    read -r -a secret_cflags <<<"$(pkg-config --cflags libsecret-1)"
+    read -r -a secret_libs <<<"$(pkg-config --libs libsecret-1)"
+    extra_cflags+=("${secret_cflags[@]}")
+    libs+=("${secret_libs[@]}")
     max_len=8192
+    ;;
+  fuzz_secret_item)
+    sources+=("$src_dir"/refresher/keyring/secret_item.cpp)
+    libs+=(-lcrypto)
+    max_len=4096
     ;;
 esac
 
 # -D__cpp_concepts: clang 16 reports 201907 and libstdc++ 12 then hides <expected>.
 common_flags=(-std=c++2b -D__cpp_concepts=202002L -Wno-macro-redefined -g -O1
-  -fno-omit-frame-pointer -fno-sanitize-recover=all "${toml_mode[@]}" -I"$src_dir")
+  -fno-omit-frame-pointer -fno-sanitize-recover=all "${toml_mode[@]}" "${extra_cflags[@]}" -I"$src_dir")
 lib_flags=("${common_flags[@]}" -fsanitize=fuzzer-no-link,address,undefined)
 target_flags=("${common_flags[@]}" -fsanitize=fuzzer,address,undefined)
 

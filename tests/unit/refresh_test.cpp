@@ -455,8 +455,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "status record: version 3 carries Retry-After, the stop, the clock anchor, the last "
-    "rejection and the caller's shortfall; v1 and v2 read") {
+    "status record: version 4 carries Retry-After, the stop, the clock anchor, the last "
+    "rejection, the caller's shortfall and the secret store's problem; v1, v2 and v3 read") {
   StatusRecord s;
   s.updated_at = 1000;
   s.last_generation = 7;
@@ -468,10 +468,12 @@ TEST_CASE(
   s.boot_ms = 123456;
   s.last_rejected_at = 1010;
   s.caller_shortfall = "a caller needs 1h; credentials last 30m";
+  s.secret_store_problem = "the keyring is locked: unlock it";
   const std::string text = serialize_status(s);
-  CHECK(text.starts_with("claude-key-helper-status v3\n"));
+  CHECK(text.starts_with("claude-key-helper-status v4\n"));
   auto parsed = parse_status(text);
   REQUIRE(parsed);
+  CHECK(parsed->secret_store_problem == s.secret_store_problem);
   CHECK(parsed->last_rejected_at == 1010);
   CHECK(parsed->caller_shortfall == s.caller_shortfall);
   CHECK(parsed->retry_after_until == 1090);
@@ -495,9 +497,18 @@ TEST_CASE(
   CHECK(truncated_v1.error().kind == ErrorClass::corrupt);
   CHECK_FALSE(parse_status("claude-key-helper-status v3\nend\n"));
   CHECK_FALSE(parse_status("claude-key-helper-status v4\nend\n"));
-  // A version 2 file (before the last two lines) keeps everything it had.
+  CHECK_FALSE(parse_status("claude-key-helper-status v5\nend\n"));
+  // A version 3 file (before the last line) keeps everything it had.
+  std::string v3 = text.substr(0, text.find("secret_store_problem:"));
+  v3.replace(0, std::string("claude-key-helper-status v4").size(), "claude-key-helper-status v3");
+  v3 += "end\n";
+  auto from_v3 = parse_status(v3);
+  REQUIRE(from_v3);
+  CHECK(from_v3->caller_shortfall == s.caller_shortfall);
+  CHECK(from_v3->secret_store_problem.empty());
+  // A version 2 file (before the last three lines) keeps everything it had.
   std::string v2 = text.substr(0, text.find("last_rejected_at:"));
-  v2.replace(0, std::string("claude-key-helper-status v3").size(), "claude-key-helper-status v2");
+  v2.replace(0, std::string("claude-key-helper-status v4").size(), "claude-key-helper-status v2");
   v2 += "end\n";
   auto from_v2 = parse_status(v2);
   REQUIRE(from_v2);
