@@ -100,6 +100,11 @@ Result<SaveOutcome> save_secret_state(const ProfileConfig& profile, const Profil
   const KeyringItemId id = item_id(paths, profile.name);
   SaveOutcome outcome;
   if (profile.secret_store == SecretStore::keyring) {
+    // A P.secret that exists (a fallback, or a state not moved yet) is written first: load
+    // prefers it, so at every crash point it must be at least as new as the item.
+    // If that write fails, the keyring may still take the state (then P.secret goes), and
+    // if both fail the fallback below reports the file's error.
+    if (exists(paths.secret)) (void)write_file(state);
     auto stored = store_in_keyring(paths, id, state);
     if (stored) stored = wipe_private_file(paths.secret);
     if (stored) {
@@ -129,15 +134,17 @@ Result<SaveOutcome> save_secret_state(const ProfileConfig& profile, const Profil
   return outcome;
 }
 
-Result<std::vector<std::string>> remove_secret_state(const ProfilePaths& paths,
-                                                     const std::string& profile) {
+Result<std::vector<std::string>> remove_secret_state(const ProfileConfig& profile,
+                                                     const ProfilePaths& paths) {
   std::vector<std::string> removed;
   if (exists(paths.secret)) {
     if (auto wiped = wipe_private_file(paths.secret); !wiped) return std::unexpected(wiped.error());
     removed.push_back("the saved tokens (" + paths.secret + ")");
   }
-  if (exists(keyring_marker_path(paths))) {
-    const KeyringItemId id = item_id(paths, profile);
+  // The item also without its marker when the store is the keyring (a marker write that
+  // failed, a wiped state dir): load would find it, so logout must too.
+  if (exists(keyring_marker_path(paths)) || profile.secret_store == SecretStore::keyring) {
+    const KeyringItemId id = item_id(paths, profile.name);
     auto deleted = keyring_delete(id);
     if (!deleted) return std::unexpected(deleted.error());
     if (*deleted) removed.push_back("the saved tokens in " + item_name(id));

@@ -8,13 +8,15 @@
 // - save_secret_state writes the state into the configured store and only then removes the
 //   other copy: with "keyring" the item is written, read back and compared, P.keyring (the
 //   marker: the item's attributes, no secret) written, and P.secret overwritten with zeros
-//   and unlinked; with "file" P.secret is written (write_file: the StateWriter's durable,
-//   retried save) and then the item and the marker are deleted. A keyring that fails
-//   (locked, no daemon, timeout, a read-back that differs) never loses the state: it goes to
-//   P.secret (0600, durably) instead, and SaveOutcome::store_problem says so in one line for
-//   status ("the keyring is locked: unlock it, or set secret_store = \"file\"; ...").
-//   The next save moves it into the keyring.
-// - remove_secret_state (logout): P.secret, the item and the marker, and says which existed.
+//   and unlinked (a P.secret that exists is first rewritten with the new state, so that it
+//   is never older than the item, whatever step a crash interrupts); with "file" P.secret is
+//   written (write_file: the StateWriter's durable, retried save) and then the item and the marker
+//   are deleted. A keyring that fails (locked, no daemon, timeout, a read-back that differs) never
+//   loses the state: it goes to P.secret (0600, durably) instead, and SaveOutcome::store_problem
+//   says so in one line for status ("the keyring is locked: unlock it, or set secret_store =
+//   \"file\"; ..."). The next save moves it into the keyring.
+// - remove_secret_state (logout): P.secret, the item (whenever the marker says there is one
+//   or the store is the keyring) and the marker, and says which existed.
 // - where_secret_lives names the place from the files alone (no D-Bus): status calls it.
 // Callers: refresh.cpp (the refresh loop), oauth/account.cpp (login, import, logout),
 // status_command.cpp.
@@ -60,8 +62,8 @@ Result<SaveOutcome> save_secret_state(const ProfileConfig& profile, const Profil
                                       const std::string& state, const FileSave& write_file);
 
 // What was removed, for the user ("the saved tokens (…)", "the keyring item …").
-Result<std::vector<std::string>> remove_secret_state(const ProfilePaths& paths,
-                                                     const std::string& profile);
+Result<std::vector<std::string>> remove_secret_state(const ProfileConfig& profile,
+                                                     const ProfilePaths& paths);
 
 // "in the keyring (…)", "in P.secret (…)", "" when neither file exists.
 std::string where_secret_lives(const ProfilePaths& paths);

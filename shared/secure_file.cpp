@@ -201,15 +201,19 @@ Result<void> wipe_private_file(const std::string& path) {
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return fail(ErrorClass::unsafe, path + " is not a regular file; remove it by hand");
   }
-  const std::string zeros(static_cast<std::size_t>(st.st_size), '\0');
-  if (!write_all(fd.get(), zeros) || ::fsync(fd.get()) != 0) {
-    return fail(ErrorClass::io, "cannot wipe " + path + ": " + os_reason(errno));
-  }
+  // Unlinked first (and the directory synced): a crash from here on leaves no file, never
+  // a zeroed one a reader would take for a state. The bytes are then zeroed through the
+  // descriptor, which still reaches the blocks until it is closed.
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return fail(ErrorClass::io, "cannot remove " + path + ": " + os_reason(errno));
   }
   if (fsync_dir(parent_dir(path)) != 0) {
     return fail(ErrorClass::io, "cannot sync " + parent_dir(path) + ": " + os_reason(errno));
+  }
+  const std::string zeros(static_cast<std::size_t>(st.st_size), '\0');
+  if (!write_all(fd.get(), zeros) || ::fsync(fd.get()) != 0) {
+    return fail(ErrorClass::io,
+                "removed " + path + " but could not zero its bytes: " + os_reason(errno));
   }
   return {};
 }

@@ -31,9 +31,11 @@ Result<void> write_private_file_atomic(const std::string& path, std::string_view
 
 Result<void> ensure_private_dir(const std::string& path);
 
-// Overwrites a file's bytes with zeros, fsyncs it, unlinks it and fsyncs its directory: a
-// secret moved elsewhere (the keyring) leaves no readable copy on a filesystem that writes
-// in place. A missing file is no error; a symlink or non-regular file is refused.
+// Unlinks a file and fsyncs its directory, then overwrites its bytes with zeros through the
+// still-open descriptor and fsyncs them: a secret moved elsewhere (the keyring) leaves no
+// readable copy on a filesystem that writes in place, and a crash midway leaves no file
+// rather than a zeroed one. A missing file is no error; a symlink or non-regular file is
+// refused.
 Result<void> wipe_private_file(const std::string& path);
 
 // "/a/b/c" -> "/a/b" ("." without a slash, "/" for "/c") and "c".

@@ -100,6 +100,13 @@ struct ErrorHolder {
   }
 };
 
+// libsecret's shared service (and libgcrypt under it) is not safe for concurrent use: the
+// daemon refreshes profiles on several threads, so every keyring call holds this.
+std::mutex& keyring_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
 struct Attributes {
   GHashTable* table;
   explicit Attributes(const KeyringItemId& id)
@@ -108,7 +115,16 @@ struct Attributes {
                                       id.state_dir.c_str(), nullptr)) {}
   Attributes(const Attributes&) = delete;
   Attributes& operator=(const Attributes&) = delete;
-  ~Attributes() { g_hash_table_unref(table); }
+  ~Attributes() {
+    if (table) g_hash_table_unref(table);
+  }
+  // NULL when a value is not UTF-8 (a state dir named in another encoding).
+  Result<void> check() const {
+    if (table) return {};
+    return fail(ErrorClass::config,
+                "the state dir's path is not UTF-8, which the keyring cannot store as an "
+                "attribute; set secret_store = \"file\" or use another state dir");
+  }
 };
 
 // Cancels the calls made with cancellable() when kKeyringTimeout has passed: a wedged
@@ -230,11 +246,13 @@ struct ItemList {
 }  // namespace
 
 Result<std::optional<std::string>> keyring_read(const KeyringItemId& id) {
+  const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   auto service = open_service(deadline, "reading the profile's item");
   if (!service) return std::unexpected(service.error());
   GRef<SecretService> owned(*service);
   const Attributes attributes(id);
+  if (auto usable = attributes.check(); !usable) return std::unexpected(usable.error());
   ErrorHolder e;
   ItemList found;
   found.items = secret_service_search_sync(
@@ -264,6 +282,7 @@ Result<std::optional<std::string>> keyring_read(const KeyringItemId& id) {
 }
 
 Result<void> keyring_write(const KeyringItemId& id, std::string_view content) {
+  const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   const std::string doing = "saving the profile's item";
   auto collection = open_default_collection(deadline, doing);
@@ -271,6 +290,7 @@ Result<void> keyring_write(const KeyringItemId& id, std::string_view content) {
   GRef<SecretCollection> owned(*collection);
   ErrorHolder e;
   const Attributes attributes(id);
+  if (auto usable = attributes.check(); !usable) return std::unexpected(usable.error());
   SecretValue* value = secret_value_new(content.data(), static_cast<gssize>(content.size()),
                                         "application/octet-stream");
   const std::string label = keyring_item_label(id);
@@ -283,12 +303,14 @@ Result<void> keyring_write(const KeyringItemId& id, std::string_view content) {
 }
 
 Result<bool> keyring_delete(const KeyringItemId& id) {
+  const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   const std::string doing = "deleting the profile's item";
   auto service = open_service(deadline, doing);
   if (!service) return std::unexpected(service.error());
   GRef<SecretService> owned(*service);
   const Attributes attributes(id);
+  if (auto usable = attributes.check(); !usable) return std::unexpected(usable.error());
   ErrorHolder e;
   ItemList found;
   found.items = secret_service_search_sync(*service, item_schema(), attributes.table,
@@ -312,6 +334,7 @@ Result<bool> keyring_delete(const KeyringItemId& id) {
 }
 
 Result<void> keyring_check() {
+  const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   auto collection = open_default_collection(deadline, "looking for the default collection");
   if (!collection) return std::unexpected(collection.error());

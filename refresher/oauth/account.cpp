@@ -193,7 +193,7 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
   if (!no_state_dir) {
     auto lock = ProfileLock::acquire(paths.lock);
     if (!lock) return std::unexpected(lock.error());
-    auto secret = remove_secret_state(paths, profile.name);
+    auto secret = remove_secret_state(profile, paths);
     if (!secret) return std::unexpected(secret.error());
     auto cred = remove_existing(paths.cred);
     if (!cred) return std::unexpected(cred.error());
