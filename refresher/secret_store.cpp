@@ -99,23 +99,31 @@ Result<SaveOutcome> save_secret_state(const ProfileConfig& profile, const Profil
                                       const std::string& state, const FileSave& write_file) {
   const KeyringItemId id = item_id(paths, profile.name);
   SaveOutcome outcome;
+  bool on_file = false;  // P.secret holds `state` already
   if (profile.secret_store == SecretStore::keyring) {
-    // A P.secret that exists (a fallback, or a state not moved yet) is written first: load
-    // prefers it, so at every crash point it must be at least as new as the item.
-    // If that write fails, the keyring may still take the state (then P.secret goes), and
-    // if both fail the fallback below reports the file's error.
-    if (exists(paths.secret)) (void)write_file(state);
+    // P.secret first, durably (the reserved temp file of a rotation): the state is on disk
+    // for the whole keyring save, which may take seconds, so a kill in that window loses
+    // nothing; and load prefers P.secret, which is then never older than the item. Once the
+    // item is written and read back, P.secret is wiped. If this write fails, the keyring may
+    // still take the state; if both fail, the fallback below reports the file's error.
+    on_file = write_file(state).has_value();
     auto stored = store_in_keyring(paths, id, state);
-    if (stored) stored = wipe_private_file(paths.secret);
     if (stored) {
       outcome.location = SecretLocation::keyring;
+      // A P.secret that could not be removed holds this same state: never older than the
+      // item, only a copy to remove by hand.
+      if (auto wiped = wipe_private_file(paths.secret); !wiped) {
+        outcome.store_problem = one_line(wiped.error().message, 300);
+      }
       return outcome;
     }
     // Not lost: P.secret holds it (durably, retried) until a save reaches the keyring.
     outcome.store_problem = one_line(stored.error().message, 300) + "; kept in " +
                             base_name(paths.secret) + " (0600) until the keyring takes it";
   }
-  if (auto written = write_file(state); !written) return std::unexpected(written.error());
+  if (!on_file) {
+    if (auto written = write_file(state); !written) return std::unexpected(written.error());
+  }
   outcome.location = SecretLocation::file;
   if (profile.secret_store == SecretStore::file && exists(keyring_marker_path(paths))) {
     // Moved out of the keyring: the item goes, then its marker. A keyring that cannot be

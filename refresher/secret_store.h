@@ -7,9 +7,9 @@
 //   reach the keyring writes it (below), so the newest state always wins.
 // - save_secret_state writes the state into the configured store and only then removes the
 //   other copy: with "keyring" the item is written, read back and compared, P.keyring (the
-//   marker: the item's attributes, no secret) written, and P.secret overwritten with zeros
-//   and unlinked (a P.secret that exists is first rewritten with the new state, so that it
-//   is never older than the item, whatever step a crash interrupts); with "file" P.secret is
+//   marker: the item's attributes, no secret) written, and P.secret unlinked and its bytes
+//   zeroed (P.secret is written first, durably, so that a kill during the keyring save loses
+//   nothing and P.secret is never older than the item at any step); with "file" P.secret is
 //   written (write_file: the StateWriter's durable, retried save) and then the item and the marker
 //   are deleted. A keyring that fails (locked, no daemon, timeout, a read-back that differs) never
 //   loses the state: it goes to P.secret (0600, durably) instead, and SaveOutcome::store_problem
