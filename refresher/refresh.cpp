@@ -328,7 +328,13 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
     status.retry_after_until.reset();
     status.stopped_for.clear();
     status.last_generation = next.generation;
-    if (state_saved) status.secret_store_problem = store_problem;
+    if (state_saved) {
+      status.secret_store_problem = store_problem;
+    } else if (stored_in != SecretLocation::file || profile.secret_store == SecretStore::file) {
+      // Nothing saved, and the state is where the setting says (or there is none): an old
+      // warning about the keyring no longer holds.
+      status.secret_store_problem.clear();
+    }
     // Only a caller's request says what it needs; the daemon's own keep the last word.
     if (request.need_until > 0) status.caller_shortfall = caller_shortfall(next, request, finished);
     outcome.action = RefreshAction::refreshed;
