@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "refresher/sinks/keychain.h"
 #include "shared/text.h"
@@ -238,36 +239,50 @@ Result<SecretCollection*> open_default_collection(const Deadline& deadline,
   return collection;
 }
 
+// Owns the list of items a search returned.
 struct ItemList {
   GList* items = nullptr;
+  ItemList() = default;
+  ItemList(ItemList&& other) noexcept : items(std::exchange(other.items, nullptr)) {}
+  ItemList(const ItemList&) = delete;
+  ItemList& operator=(const ItemList&) = delete;
+  ItemList& operator=(ItemList&&) = delete;
   ~ItemList() { g_list_free_full(items, g_object_unref); }
 };
 
-}  // namespace
-
-Result<std::optional<std::string>> keyring_read(const KeyringItemId& id) {
-  const std::lock_guard serialized(keyring_mutex());
-  const Deadline deadline;
-  auto service = open_service(deadline, "reading the profile's item");
+// The profile's items (none, one, or more made by hand), never unlocking anything.
+Result<ItemList> find_items(const Deadline& deadline, const KeyringItemId& id,
+                            SecretSearchFlags flags, std::string_view doing) {
+  auto service = open_service(deadline, doing);
   if (!service) return std::unexpected(service.error());
   GRef<SecretService> owned(*service);
   const Attributes attributes(id);
   if (auto usable = attributes.check(); !usable) return std::unexpected(usable.error());
   ErrorHolder e;
   ItemList found;
-  found.items = secret_service_search_sync(
-      *service, item_schema(), attributes.table,
-      static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS),
-      deadline.cancellable(), &e.error);
+  found.items = secret_service_search_sync(*service, item_schema(), attributes.table, flags,
+                                           deadline.cancellable(), &e.error);
   if (e.error) {
-    const Error error = keyring_error(e.error, "reading the profile's item");
+    const Error error = keyring_error(e.error, doing);
     secret_service_disconnect();
     return std::unexpected(error);
   }
-  if (found.items == nullptr) return std::nullopt;
+  return found;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> keyring_read(const KeyringItemId& id) {
+  const std::lock_guard serialized(keyring_mutex());
+  const Deadline deadline;
+  auto found = find_items(
+      deadline, id, static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS),
+      "reading the profile's item");
+  if (!found) return std::unexpected(found.error());
+  if (found->items == nullptr) return std::nullopt;
   // Newest first: one item is expected; a second one made by hand is older than ours.
   SecretItem* newest = nullptr;
-  for (GList* node = found.items; node; node = node->next) {
+  for (GList* node = found->items; node; node = node->next) {
     auto* item = static_cast<SecretItem*>(node->data);
     if (!newest || secret_item_get_modified(item) > secret_item_get_modified(newest)) newest = item;
   }
@@ -306,22 +321,11 @@ Result<bool> keyring_delete(const KeyringItemId& id) {
   const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   const std::string doing = "deleting the profile's item";
-  auto service = open_service(deadline, doing);
-  if (!service) return std::unexpected(service.error());
-  GRef<SecretService> owned(*service);
-  const Attributes attributes(id);
-  if (auto usable = attributes.check(); !usable) return std::unexpected(usable.error());
+  auto found = find_items(deadline, id, SECRET_SEARCH_ALL, doing);
+  if (!found) return std::unexpected(found.error());
   ErrorHolder e;
-  ItemList found;
-  found.items = secret_service_search_sync(*service, item_schema(), attributes.table,
-                                           SECRET_SEARCH_ALL, deadline.cancellable(), &e.error);
-  if (e.error) {
-    const Error error = keyring_error(e.error, doing);
-    secret_service_disconnect();
-    return std::unexpected(error);
-  }
   bool deleted = false;
-  for (GList* node = found.items; node; node = node->next) {
+  for (GList* node = found->items; node; node = node->next) {
     auto* item = static_cast<SecretItem*>(node->data);
     if (!secret_item_delete_sync(item, deadline.cancellable(), &e.error)) {
       const Error error = keyring_error(e.error, doing);
