@@ -53,6 +53,10 @@ struct FetchContext {
   // failed write (bounded) and never drops what it was given (refresher/state_writer.h).
   // Null in tests.
   std::function<Result<void>(std::size_t secret_bytes)> reserve_secret{};
+  // Reads the stored secret state again (P.secret, else the keyring item): what another
+  // writer saved since this fetch began, for a backend whose refresh token was refused
+  // (invalid_grant) to adopt a newer one. Null in tests.
+  std::function<Result<std::string>()> reload_secret{};
 };
 
 // What a backend reads its credential from right now, beyond its configuration: what a

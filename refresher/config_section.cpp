@@ -173,6 +173,16 @@ std::optional<std::string> ConfigSection::get_string(std::string_view key,
   return text;
 }
 
+std::optional<std::vector<std::string>> ConfigSection::get_strings(std::string_view key,
+                                                                   std::string_view expected) {
+  const toml::node* node = find(key);
+  if (node == nullptr) return std::nullopt;
+  if (node->is_array()) return get_string_array(key, expected);
+  auto text = get_string(key, expected);
+  if (!text) return std::nullopt;
+  return std::vector<std::string>{*text};
+}
+
 std::optional<std::vector<std::string>> ConfigSection::get_string_array(std::string_view key,
                                                                         std::string_view expected) {
   const toml::node* node = find(key);

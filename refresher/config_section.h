@@ -71,6 +71,10 @@ class ConfigSection {
   std::optional<std::string> get_string(std::string_view key, std::string_view expected);
   std::optional<std::vector<std::string>> get_string_array(std::string_view key,
                                                            std::string_view expected);
+  // A string or an array of strings (`scope = "a b"` or `resource = ["x", "y"]`): a string
+  // is one element.
+  std::optional<std::vector<std::string>> get_strings(std::string_view key,
+                                                      std::string_view expected);
   // A table of strings ({ Name = "value", ... }), in the file's key order (sorted).
   std::optional<std::vector<std::pair<std::string, std::string>>> get_string_table(
       std::string_view key, std::string_view expected);

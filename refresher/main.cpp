@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "refresher/backends/oauth2_backend.h"
 #include "refresher/callers_gc.h"
 #include "refresher/check_config_command.h"
 #include "refresher/clock.h"
@@ -24,6 +25,7 @@
 #include "refresher/daemon.h"
 #include "refresher/log.h"
 #include "refresher/oauth/account.h"
+#include "refresher/oauth2/oauth2_account.h"
 #include "refresher/process_hardening.h"
 #include "refresher/refresh.h"
 #include "refresher/reload_command.h"
@@ -253,25 +255,35 @@ int command_run(const Common& common, const std::string& pid_file) {
   return run_daemon(std::move(*config), options);
 }
 
-// The one anthropic-oauth profile a login/logout/import acts on: the one named, or the
-// only such profile when none is named.
+// The one profile a login/logout/import acts on: the one named, or the only profile with an
+// interactive login (anthropic-oauth; oauth2 too for login and logout) when none is named.
 std::expected<const ProfileConfig*, int> account_profile(const Selection& selection,
-                                                         const Common& common) {
+                                                         const Common& common, bool oauth2_too) {
+  // Named: any profile of these backends. Not named: only those a person logs in to (an
+  // oauth2 client_credentials profile has no login and must not make the choice ambiguous).
+  const bool named = !common.profile.empty();
+  auto fits = [oauth2_too, named](const ProfileConfig& profile) {
+    if (profile.backend_name == "anthropic-oauth") return true;
+    if (!oauth2_too || profile.backend_name != "oauth2") return false;
+    const auto* backend = dynamic_cast<const Oauth2Backend*>(profile.backend.get());
+    return named || (backend != nullptr && backend->settings().grant == Oauth2Grant::device_code);
+  };
+  const char* kinds =
+      oauth2_too ? "backend = \"anthropic-oauth\" or \"oauth2\"" : "backend = \"anthropic-oauth\"";
   std::vector<const ProfileConfig*> oauth;
   for (const ProfileConfig* profile : selection.profiles) {
-    if (profile->backend_name == "anthropic-oauth") oauth.push_back(profile);
+    if (fits(*profile)) oauth.push_back(profile);
   }
   if (!common.profile.empty() && oauth.empty()) {
     std::fprintf(stderr,
-                 "claude-key-refresher: profile '%s' is not an anthropic-oauth profile; set "
-                 "backend = \"anthropic-oauth\" in its [profile.%s] section\n",
-                 common.profile.c_str(), common.profile.c_str());
+                 "claude-key-refresher: profile '%s' has no login; this command is for profiles "
+                 "with %s in their [profile.%s] section\n",
+                 common.profile.c_str(), kinds, common.profile.c_str());
     return std::unexpected(kConfig);
   }
   if (oauth.size() != 1) {
-    std::fprintf(stderr, "claude-key-refresher: %s; name one with --profile\n",
-                 oauth.empty() ? "no profile has backend = \"anthropic-oauth\""
-                               : "several profiles have backend = \"anthropic-oauth\"");
+    std::fprintf(stderr, "claude-key-refresher: %s profile has %s; name one with --profile\n",
+                 oauth.empty() ? "no" : "more than one", kinds);
     return std::unexpected(oauth.empty() ? kConfig : kUsage);
   }
   return oauth.front();
@@ -299,6 +311,7 @@ struct AccountOptions {
   std::string timeout = "10m";
   std::int64_t expires_in = 0;
   bool claude_code = false;
+  bool client_secret_stdin = false;
 };
 
 enum class AccountCommand { login, import_claude_code, logout };
@@ -306,9 +319,10 @@ enum class AccountCommand { login, import_claude_code, logout };
 int command_account(const Common& common, AccountCommand command, const AccountOptions& options) {
   auto selection = select(common);
   if (!selection) return report_problems(selection.error());
-  auto profile = account_profile(*selection, common);
+  auto profile = account_profile(*selection, common, command != AccountCommand::import_claude_code);
   if (!profile) return profile.error();
   const ProfilePaths paths = profile_paths(selection->state_dir, (*profile)->name);
+  const bool oauth2 = (*profile)->backend_name == "oauth2";
   Result<std::string> done = fail(ErrorClass::usage, "unknown command");
   if (command == AccountCommand::login) {
     const auto timeout = parse_duration(options.timeout);
@@ -320,14 +334,37 @@ int command_account(const Common& common, AccountCommand command, const AccountO
       std::fprintf(stderr, "claude-key-refresher: --expires-in needs --inference-only\n");
       return kUsage;
     }
-    LoginOptions login;
-    login.open_browser = !options.no_browser;
-    login.inference_only = options.inference_only;
-    if (options.expires_in > 0) login.expires_in = options.expires_in;
-    login.timeout = *timeout;
-    done = login_profile(**profile, paths, login);
+    if (oauth2 && options.inference_only) {
+      std::fprintf(stderr,
+                   "claude-key-refresher: --inference-only is for anthropic-oauth profiles\n");
+      return kUsage;
+    }
+    if (!oauth2 && options.client_secret_stdin) {
+      std::fprintf(stderr, "claude-key-refresher: --client-secret-stdin is for oauth2 profiles\n");
+      return kUsage;
+    }
+    if (oauth2) {
+      Oauth2LoginOptions login;
+      login.open_browser = !options.no_browser;
+      login.timeout = *timeout;
+      login.client_secret_stdin = options.client_secret_stdin;
+      done = login_oauth2_profile(**profile, paths, login);
+    } else {
+      LoginOptions login;
+      login.open_browser = !options.no_browser;
+      login.inference_only = options.inference_only;
+      if (options.expires_in > 0) login.expires_in = options.expires_in;
+      login.timeout = *timeout;
+      done = login_profile(**profile, paths, login);
+    }
   } else if (command == AccountCommand::import_claude_code) {
     done = import_claude_code(**profile, paths);
+  } else if (oauth2) {
+    if (options.claude_code) {
+      std::fprintf(stderr, "claude-key-refresher: --claude-code is for anthropic-oauth profiles\n");
+      return kUsage;
+    }
+    done = logout_oauth2_profile(**profile, paths);
   } else {
     done = logout_profile(**profile, paths, options.claude_code);
   }
@@ -397,22 +434,27 @@ int main(int argc, char** argv) {
 
   AccountOptions account;
   auto* login = app.add_subcommand(
-      "login", "log in to a Claude Pro/Max subscription (anthropic-oauth profiles)");
-  add_common(login, common, "the anthropic-oauth profile (default: the only one)");
+      "login",
+      "log in: a Claude Pro/Max subscription (anthropic-oauth), or an identity provider's "
+      "device login (oauth2)");
+  add_common(login, common, "the profile with a login (default: the only one)");
   login->add_flag("--no-browser", account.no_browser, "print the URL, do not open a browser");
   login->add_flag("--inference-only", account.inference_only,
                   "ask only for the user:inference scope");
   login->add_option("--expires-in", account.expires_in,
                     "with --inference-only: the token lifetime to ask for, in seconds");
   login->add_option("--timeout", account.timeout, "how long to wait for the code (default 10m)");
+  login->add_flag("--client-secret-stdin", account.client_secret_stdin,
+                  "oauth2: store the client secret read from standard input in the secret store");
 
   auto* import = app.add_subcommand(
       "import-claude-code",
       "adopt Claude Code's own subscription login; this profile becomes its only writer");
   add_common(import, common, "the anthropic-oauth profile (default: the only one)");
 
-  auto* logout = app.add_subcommand("logout", "forget a profile's subscription tokens");
-  add_common(logout, common, "the anthropic-oauth profile (default: the only one)");
+  auto* logout = app.add_subcommand(
+      "logout", "forget a profile's login tokens (oauth2: revoked at the IdP first)");
+  add_common(logout, common, "the profile with a login (default: the only one)");
   logout->add_flag("--claude-code", account.claude_code,
                    "also remove the login from Claude Code's credential store");
 

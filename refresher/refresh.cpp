@@ -276,6 +276,11 @@ RefreshOutcome refresh_profile(const ProfileConfig& profile, const ProfilePaths&
   context.reserve_secret = [&writer](std::size_t secret_bytes) {
     return writer.reserve(secret_bytes);
   };
+  context.reload_secret = [&profile, &paths]() -> Result<std::string> {
+    auto loaded = load_secret_state(profile, paths);
+    if (!loaded) return std::unexpected(loaded.error());
+    return std::move(loaded->state);
+  };
   Result<FetchResult> fetched = secret_unavailable
                                     ? Result<FetchResult>(std::unexpected(*secret_unavailable))
                                     : profile.backend->fetch(context);

@@ -30,7 +30,20 @@ bool older(const timespec& a, const timespec& b) {
 Recovery recover_leftovers(const ProfileConfig& profile, const ProfilePaths& paths) {
   Recovery recovery;
   std::string current;
-  if (auto read = read_private_file(paths.secret, kMaxSecretBytes)) current = std::move(*read);
+  if (auto read = read_private_file(paths.secret, kMaxSecretBytes)) {
+    current = std::move(*read);
+  } else if (read.error().kind == ErrorClass::not_found) {
+    // No P.secret: with secret_store = "keyring" the state is the keyring item (a keyring
+    // save wipes P.secret), and a temp copy a killed save left follows THAT state. When the
+    // keyring cannot be read now, nothing can be judged: every leftover stays for later.
+    if (auto loaded = load_secret_state(profile, paths)) {
+      current = std::move(loaded->state);
+    } else {
+      log_line(LogLevel::warning, profile.name,
+               "temp copies of the secret state kept for later: " + loaded.error().message);
+      return recovery;
+    }
+  }
   timespec current_mtime{};
   if (struct stat st{}; ::lstat(paths.secret.c_str(), &st) == 0) current_mtime = st.st_mtim;
 

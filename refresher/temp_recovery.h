@@ -6,7 +6,9 @@
 //   anthropic-oauth, P.secret records a refresh in flight and the copy holds the rotated
 //   tokens it brought) is adopted: written durably as P.secret, then its temp file removed.
 //   Only copies at least as new as P.secret (mtime) are candidates; the newest one wins.
-//   Nothing is ever adopted without the backend's full validation.
+//   Nothing is ever adopted without the backend's full validation. With no P.secret the
+//   state a copy must follow is the keyring item (secret_store = "keyring" wipes P.secret
+//   after each save); while the keyring cannot be read, every leftover stays for later.
 // - If adopting cannot be written either, the state is handed back (unsaved_secret) for
 //   this refresh to use from memory, and the temp file stays.
 // - Every other leftover temp file of P.secret is removed, and the temp files of other

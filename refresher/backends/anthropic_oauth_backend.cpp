@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "refresher/backends/setting_readers.h"
 #include "refresher/http/curl_transport.h"
 #include "refresher/log.h"
 #include "refresher/oauth/token_client.h"
@@ -356,23 +357,6 @@ Result<FetchResult> Refresh::run() {
   return result;
 }
 
-std::optional<std::string> read_url(ConfigSection& section, std::string_view key) {
-  auto url = section.get_string(key, "an https:// URL");
-  if (!url) return std::nullopt;
-  const bool https = url->starts_with("https://");
-  // Plain http only to this machine (tests, a local proxy): tokens never cross a network
-  // in the clear.
-  const bool loopback_http =
-      url->starts_with("http://127.0.0.1:") || url->starts_with("http://127.0.0.1/") ||
-      url->starts_with("http://localhost:") || url->starts_with("http://localhost/") ||
-      url->starts_with("http://[::1]:");
-  if (!https && !loopback_http) {
-    section.problem_at(key, "expected an https:// URL (http:// only to 127.0.0.1 or localhost)");
-    return std::nullopt;
-  }
-  return url;
-}
-
 }  // namespace
 
 std::string login_hint(std::string_view profile) {
@@ -405,27 +389,10 @@ std::unique_ptr<Backend> make_anthropic_oauth_backend(ConfigSection& section,
                                                       const BackendContext& context) {
   AnthropicOAuthSettings settings;
   bool ok = true;
-  auto take_url = [&](std::string_view key, std::string& into) {
-    const bool present = section.has(key);
-    if (auto url = read_url(section, key)) {
-      into = *url;
-    } else if (present) {
-      ok = false;
-    }
-  };
-  take_url("token_url", settings.token_url);
-  take_url("authorize_url", settings.authorize_url);
-  take_url("manual_redirect_uri", settings.manual_redirect_uri);
-  if (auto client_id = section.get_string("client_id", "the OAuth client id")) {
-    if (client_id->empty() || !is_printable_token(*client_id)) {
-      section.problem_at("client_id", "expected a non-empty client id without spaces");
-      ok = false;
-    } else {
-      settings.client_id = *client_id;
-    }
-  } else if (section.has("client_id")) {
-    ok = false;
-  }
+  take_endpoint_url(section, "token_url", settings.token_url, ok);
+  take_endpoint_url(section, "authorize_url", settings.authorize_url, ok);
+  take_endpoint_url(section, "manual_redirect_uri", settings.manual_redirect_uri, ok);
+  take_client_id(section, "the OAuth client id", settings.client_id, ok);
   if (auto scopes = section.get_string_array("scopes", "a list of OAuth scopes")) {
     for (const auto& scope : *scopes) {
       if (scope.empty() || !is_printable_token(scope)) {

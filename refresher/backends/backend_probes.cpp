@@ -8,9 +8,11 @@
 #include "refresher/backends/anthropic_oauth_backend.h"
 #include "refresher/backends/aws_secretsmanager_backend.h"
 #include "refresher/backends/command_backend.h"
+#include "refresher/backends/oauth2_backend.h"
 #include "refresher/backends/static_backend.h"
 #include "refresher/backends/vault_backend.h"
 #include "refresher/config_probe.h"
+#include "refresher/oauth2/discovery.h"
 
 namespace ckh {
 
@@ -75,6 +77,24 @@ void AwsSecretsManagerBackend::probe(Prober& prober) const {
   }
   if (endpoint.empty()) endpoint = "https://secretsmanager." + region + ".amazonaws.com";
   prober.endpoint("AWS Secrets Manager endpoint", endpoint, TlsOptions{});
+}
+
+void Oauth2Backend::probe(Prober& prober) const {
+  const Oauth2Settings& s = settings_;
+  const bool ca_usable = s.tls.ca_file.empty() || s.tls.insecure_skip_verify ||
+                         prober.file("oauth2 ca_cert", s.tls.ca_file, false);
+  if (!s.client_secret_file.empty()) prober.file("client_secret_file", s.client_secret_file, true);
+  if (!s.private_key_file.empty()) prober.file("private_key_file", s.private_key_file, true);
+  if (!s.subject_token_file.empty()) {
+    prober.file("subject_token_file", s.subject_token_file, false);
+  }
+  if (!s.client_secret_env.empty() && !env_nonempty(env_, s.client_secret_env.c_str())) {
+    prober.problem("client_secret_env: " + s.client_secret_env + " is not set");
+  }
+  if (!ca_usable) return;
+  // Reaching the IdP is the check; its discovery document is public (no secret is sent).
+  if (!s.issuer.empty()) prober.endpoint("issuer", openid_configuration_url(s.issuer), s.tls);
+  if (!s.token_endpoint.empty()) prober.endpoint("token_endpoint", s.token_endpoint, s.tls);
 }
 
 void AnthropicOAuthBackend::probe(Prober& prober) const {

@@ -3,16 +3,18 @@
 #include "refresher/backends/anthropic_oauth_backend.h"
 #include "refresher/backends/aws_secretsmanager_backend.h"
 #include "refresher/backends/command_backend.h"
+#include "refresher/backends/oauth2_backend.h"
 #include "refresher/backends/static_backend.h"
 #include "refresher/backends/vault_backend.h"
 
 namespace ckh {
 namespace {
 
-constexpr std::array<BackendEntry, 5> kBackends{{
+constexpr std::array<BackendEntry, 6> kBackends{{
     {"static", &make_static_backend},
     {"command", &make_command_backend},
     {"anthropic-oauth", &make_anthropic_oauth_backend},
+    {"oauth2", &make_oauth2_backend},
     {"vault", &make_vault_backend},
     {"aws-secretsmanager", &make_aws_secretsmanager_backend},
 }};

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "refresher/backends/setting_readers.h"
 #include "refresher/file_trust.h"
 #include "refresher/fingerprint.h"
 #include "refresher/http/curl_transport.h"
@@ -21,38 +22,10 @@ namespace ckh {
 namespace {
 
 constexpr std::size_t kMaxVaultResponseBytes = 1024 * 1024;
-constexpr std::size_t kMaxSmallFileBytes = 64 * 1024;
 constexpr std::int64_t kTokenExpiryMargin = 10;  // seconds: a token this close to expiry is dead
 
 std::string trimmed(std::string text) {
   return std::string(trim(text));
-}
-
-// Files that are not ours to police (a Kubernetes service-account token, a role_id).
-Result<std::string> read_public_file(const std::string& path) {
-  auto text = read_regular_file(path, kMaxSmallFileBytes);
-  if (!text) {
-    Error error = text.error();
-    if (error.kind == ErrorClass::not_found) error.kind = ErrorClass::config;
-    return std::unexpected(error);
-  }
-  return trimmed(std::move(*text));
-}
-
-Result<std::string> read_secret_file(const std::string& path, std::string_view what) {
-  auto text = read_private_file(path, kMaxSmallFileBytes);
-  if (!text) {
-    Error error = text.error();
-    error.message = std::string(what) + ": " + error.message;
-    if (error.kind == ErrorClass::not_found) error.kind = ErrorClass::config;
-    return std::unexpected(error);
-  }
-  std::string value = trimmed(std::move(*text));
-  if (value.empty() || !is_printable_token(value)) {
-    return fail(ErrorClass::config,
-                std::string(what) + " in " + path + " is empty or not one token");
-  }
-  return value;
 }
 
 std::string encode_path(std::string_view path) {
@@ -452,27 +425,6 @@ Result<FetchResult> VaultSession::run() {
   }
   result->new_secret_state = state;
   return result;
-}
-
-// "~/x" -> "$HOME/x"; absolute paths as they are; anything else a problem.
-std::optional<std::string> read_path(ConfigSection& section, std::string_view key, EnvLookup env,
-                                     bool& ok) {
-  auto path = section.get_string(key, "an absolute path (or ~/...)");
-  if (!path) {
-    if (section.has(key)) ok = false;
-    return std::nullopt;
-  }
-  if (path->starts_with("/")) return path;
-  if (path->starts_with("~/")) {
-    if (auto home = env_nonempty(env, "HOME"); home && home->starts_with("/")) {
-      return *home + path->substr(1);
-    }
-    section.problem_at(key, "starts with ~/ but HOME is not set; expected an absolute path");
-  } else {
-    section.problem_at(key, "expected an absolute path (or one starting with ~/)");
-  }
-  ok = false;
-  return std::nullopt;
 }
 
 }  // namespace

@@ -149,4 +149,18 @@ std::string url_host(std::string_view url) {
   return std::string(host);
 }
 
+bool is_allowed_endpoint_url(std::string_view url) {
+  if (url.empty() || !is_printable_token(url)) return false;  // no spaces, no control bytes
+  const bool https = url.starts_with("https://");
+  if (!https && !url.starts_with("http://")) return false;
+  std::string_view authority = url.substr(https ? 8 : 7);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  // No userinfo: "http://127.0.0.1:80@evil.example/" goes to evil.example.
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+  const std::string host = url_host(url);
+  if (host == "(unparsable URL)") return false;
+  if (https) return true;
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+}
+
 }  // namespace ckh

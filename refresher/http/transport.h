@@ -68,6 +68,11 @@ class HttpTransport {
 // keep their brackets. "(unparsable URL)" when there is no recognisable host.
 std::string url_host(std::string_view url);
 
+// Whether a URL may carry tokens: https://, or plain http:// only to this machine
+// (127.0.0.1, localhost, [::1]: tests, a local proxy), so that tokens never cross a network in
+// the clear.
+bool is_allowed_endpoint_url(std::string_view url);
+
 // What of a request may be secret, for redaction: every header value except the plainly
 // public ones (Content-Type, Accept, User-Agent, protocol markers such as X-Vault-Request),
 // the body's values (JSON string values, or form values; the whole body when it is neither)

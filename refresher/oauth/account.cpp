@@ -9,6 +9,7 @@
 
 #include "refresher/backends/anthropic_oauth_backend.h"
 #include "refresher/clock.h"
+#include "refresher/login_publish.h"
 #include "refresher/profile_lock.h"
 #include "refresher/refresh.h"
 #include "refresher/secret_store.h"
@@ -36,18 +37,6 @@ Result<const AnthropicOAuthBackend*> oauth_backend(const ProfileConfig& profile)
   return backend;
 }
 
-// True when the file was there and is removed now; false when there was none.
-Result<bool> remove_existing(const std::string& path) {
-  if (::unlink(path.c_str()) == 0) return true;
-  if (errno == ENOENT) return false;
-  return fail(ErrorClass::io, "cannot remove " + path + ": " + std::strerror(errno));
-}
-
-Result<void> remove_if_present(const std::string& path) {
-  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return {};
-  return fail(ErrorClass::io, "cannot remove " + path + ": " + std::strerror(errno));
-}
-
 // The old P.secret's owns flag survives a new login: the user chose the sink before.
 bool previously_owned(const ProfileConfig& profile, const ProfilePaths& paths) {
   auto text = load_secret_state(profile, paths);
@@ -59,55 +48,15 @@ bool previously_owned(const ProfileConfig& profile, const ProfilePaths& paths) {
 // Saves a new family and publishes it through a normal refresh.
 Result<std::string> save_and_publish(const ProfileConfig& profile, const ProfilePaths& paths,
                                      const OAuthSecret& secret) {
-  if (auto dir = ensure_private_dir(paths.dir); !dir) return std::unexpected(dir.error());
-  std::string warning;  // the keyring could not take the tokens: they are in P.secret
-  {
-    auto lock = ProfileLock::acquire(paths.lock);
-    if (!lock) return std::unexpected(lock.error());
-    // Into the configured store (secret_store.h): the keyring, or P.secret.
-    auto saved = save_secret_state(profile, paths, serialize_oauth_secret(secret),
-                                   [&paths](const std::string& content) {
-                                     return write_private_file_atomic(paths.secret, content);
-                                   });
-    if (!saved) return std::unexpected(saved.error());
-    if (!saved->store_problem.empty()) warning = saved->store_problem;
-    // The previous account's token must not stay published: the refresh below publishes
-    // the new one as the next generation.
-    if (auto removed = remove_if_present(paths.cred); !removed) {
-      return std::unexpected(removed.error());
-    }
-    // The user acted: earlier failures (say, the invalid_grant that asked for this login)
-    // and their backoff no longer apply.
-    StatusRecord status = read_status_or_default(paths.status);
-    status.consecutive_failures = 0;
-    status.backoff_until.reset();
-    status.retry_after_until.reset();  // the login's own requests were answered
-    status.error_class.reset();
-    status.last_error.clear();
-    status.secret_store_problem = warning;
-    if (auto written = write_private_file_atomic(paths.status, serialize_status(status));
-        !written) {
-      return std::unexpected(written.error());
-    }
-  }
-  RealClock clock;
-  const RefreshOutcome outcome =
-      refresh_profile(profile, paths, RefreshRequest{RefreshReason::due, 0, 0},
-                      RefreshEnvironment{clock, random_uniform01});
-  if (!outcome.reply.ok) {
-    return fail(outcome.reply.error_class,
-                "the tokens were saved but publishing failed: " + outcome.reply.message);
-  }
+  auto saved = save_login_and_publish(profile, paths, serialize_oauth_secret(secret));
+  if (!saved) return std::unexpected(saved.error());
   std::string text = "profile '" + profile.name + "': logged in";
   if (!secret.account_email.empty()) text += " as " + one_line(secret.account_email, 120);
   text += "; access token valid until " + rfc3339_utc(secret.expires_at);
   if (profile.has_sink("claude-code") || secret.owns_claude_code_store) {
     text += "; Claude Code's credential store is kept current";
   }
-  const std::string where = where_secret_lives(paths);
-  if (!where.empty()) text += "; the tokens are " + where;
-  if (!warning.empty()) text += " (warning: " + warning + ")";
-  return text;
+  return text + where_login_went(paths, *saved);
 }
 
 }  // namespace
@@ -230,18 +179,11 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
                    " was left alone (add --claude-code to remove it too)";
     }
   }
-  const std::string who = "profile '" + profile.name + "': ";
-  if (removed.empty()) {
-    return who + "nothing to remove: no saved tokens" +
-           (claude_code ? std::string(" and no login in Claude Code's store") : std::string()) +
-           " (already logged out)" + left_alone;
-  }
-  std::string list;
-  for (std::size_t i = 0; i < removed.size(); ++i) {
-    if (i > 0) list += i + 1 == removed.size() ? " and " : ", ";
-    list += removed[i];
-  }
-  return who + "logged out; removed " + list + left_alone;
+  const std::string nothing =
+      "no saved tokens" +
+      (claude_code ? std::string(" and no login in Claude Code's store") : std::string()) +
+      " (already logged out)";
+  return logout_text(profile.name, removed, nothing, left_alone);
 }
 
 }  // namespace ckh

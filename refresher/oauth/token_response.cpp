@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "refresher/http/retry_after.h"
+#include "refresher/json_fields.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -11,25 +12,6 @@ namespace {
 constexpr std::size_t kMaxErrorText = 160;
 constexpr std::int64_t kMaxExpiresIn =
     10LL * 365 * 24 * 3600;  // ten years: anything more is garbage
-
-std::optional<std::string_view> string_field(simdjson::dom::object object, std::string_view key) {
-  std::string_view value;
-  if (object[key].get(value) != simdjson::SUCCESS) return std::nullopt;
-  return value;
-}
-
-std::optional<std::int64_t> integer_field(simdjson::dom::object object, std::string_view key) {
-  simdjson::dom::element element;
-  if (object[key].get(element) != simdjson::SUCCESS) return std::nullopt;
-  std::int64_t value = 0;
-  if (element.get(value) == simdjson::SUCCESS) return value;
-  double real = 0;  // some servers send 28800.0
-  if (element.get(real) == simdjson::SUCCESS && real >= 0 && real <= 9.0e15 &&
-      real == static_cast<double>(static_cast<std::int64_t>(real))) {
-    return static_cast<std::int64_t>(real);
-  }
-  return std::nullopt;
-}
 
 std::string error_text(std::string_view text) {
   return one_line(text, kMaxErrorText);
@@ -57,13 +39,12 @@ std::string page_excerpt(std::string_view body) {
 
 Result<TokenGrant> parse_token_grant(std::string_view body) {
   simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  simdjson::dom::object object;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
-      doc.get(object) != simdjson::SUCCESS) {
+  const auto parsed = parse_json_object(parser, body);
+  if (!parsed) {
     return fail(ErrorClass::transient,
                 "the token server's answer is not a JSON object (a proxy or an outage page?)");
   }
+  const simdjson::dom::object object = *parsed;
   TokenGrant grant;
   const auto access = string_field(object, "access_token");
   if (!access || access->empty() || !is_printable_token(*access)) {
@@ -115,12 +96,11 @@ Result<TokenGrant> parse_token_grant(std::string_view body) {
 
 std::optional<std::string> salvage_refresh_token(std::string_view body) {
   simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  simdjson::dom::object object;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
-      doc.get(object) != simdjson::SUCCESS) {
+  const auto parsed = parse_json_object(parser, body);
+  if (!parsed) {
     return std::nullopt;
   }
+  const simdjson::dom::object object = *parsed;
   const auto refresh = string_field(object, "refresh_token");
   if (!refresh || refresh->empty() || !is_printable_token(*refresh)) return std::nullopt;
   return std::string(*refresh);
@@ -128,12 +108,11 @@ std::optional<std::string> salvage_refresh_token(std::string_view body) {
 
 std::optional<TokenErrorBody> parse_token_error(std::string_view body) {
   simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  simdjson::dom::object object;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
-      doc.get(object) != simdjson::SUCCESS) {
+  const auto parsed = parse_json_object(parser, body);
+  if (!parsed) {
     return std::nullopt;
   }
+  const simdjson::dom::object object = *parsed;
   TokenErrorBody out;
   simdjson::dom::element error;
   if (object["error"].get(error) != simdjson::SUCCESS) return std::nullopt;
@@ -156,10 +135,10 @@ std::optional<TokenErrorBody> parse_token_error(std::string_view body) {
   return out;
 }
 
-Error classify_token_failure(long status, std::string_view body, std::string_view host,
-                             const std::optional<std::string>& retry_after, std::int64_t now) {
+std::string describe_token_failure(long status, std::string_view body, std::string_view host,
+                                   std::string_view server) {
   const auto parsed = parse_token_error(body);
-  std::string what = "the token server " + std::string(host) + " answered " +
+  std::string what = "the " + std::string(server) + " " + std::string(host) + " answered " +
                      to_decimal(static_cast<std::int64_t>(status));
   if (parsed) {
     what += " (" + parsed->error;
@@ -171,6 +150,13 @@ Error classify_token_failure(long status, std::string_view body, std::string_vie
       what += " (\"" + excerpt + "\")";
     }
   }
+  return what;
+}
+
+Error classify_token_failure(long status, std::string_view body, std::string_view host,
+                             const std::optional<std::string>& retry_after, std::int64_t now) {
+  const auto parsed = parse_token_error(body);
+  const std::string what = describe_token_failure(status, body, host, "token server");
   Error error{ErrorClass::transient, what};
   error.code = "http_status";  // the server answered: it did not act on the request
   if (parsed && parsed->error == "invalid_grant") {

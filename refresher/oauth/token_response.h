@@ -48,6 +48,11 @@ struct TokenErrorBody {
 // {"error": "...", "error_description": "..."} or {"type":"error","error":{"type","message"}}
 std::optional<TokenErrorBody> parse_token_error(std::string_view body);
 
+// "the <server> <host> answered <status> (<error>: <description>)", or with the first words of
+// a page that is not JSON (an edge's HTML): one line, never the whole body.
+std::string describe_token_failure(long status, std::string_view body, std::string_view host,
+                                   std::string_view server);
+
 // host names the server in messages; retry_after is the Retry-After header, if any.
 Error classify_token_failure(long status, std::string_view body, std::string_view host,
                              const std::optional<std::string>& retry_after, std::int64_t now);

@@ -107,6 +107,16 @@ case $name in
     libs+=("${secret_libs[@]}")
     max_len=8192
     ;;
+  fuzz_oauth2_response)
+    sources+=("$src_dir"/refresher/oauth2/token_endpoint.cpp "$src_dir"/refresher/oauth2/discovery.cpp
+      "$src_dir"/refresher/oauth2/device_authorization.cpp "$src_dir"/refresher/oauth2/jwt.cpp
+      "$src_dir"/refresher/oauth2/oauth2_state.cpp "$src_dir"/refresher/oauth2/client_assertion.cpp
+      "$src_dir"/refresher/oauth/token_response.cpp "$src_dir"/refresher/oauth/oauth_urls.cpp
+      "$src_dir"/refresher/oauth/pkce.cpp "$src_dir"/refresher/http/retry_after.cpp
+      "$src_dir"/refresher/http/transport.cpp "$src_dir"/refresher/json_writer.cpp)
+    libs+=(-lsimdjson -lcrypto)
+    max_len=8192
+    ;;
   fuzz_secret_item)
     sources+=("$src_dir"/refresher/keyring/secret_item.cpp)
     libs+=(-lcrypto)

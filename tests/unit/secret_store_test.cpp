@@ -14,6 +14,7 @@
 #include "refresher/keyring/secret_item.h"
 #include "refresher/secret_store.h"
 #include "refresher/sinks/keychain.h"
+#include "refresher/temp_recovery.h"
 #include "shared/secure_file.h"
 #include "test_support.h"
 
@@ -200,4 +201,20 @@ TEST_CASE("secure file: wipe_private_file zeroes and removes a file, refuses a s
   REQUIRE(::symlink("/etc/hostname", path.c_str()) == 0);
   CHECK_FALSE(wipe_private_file(path));
   CHECK(exists("/etc/hostname"));
+}
+
+TEST_CASE(
+    "temp recovery: with the state in the keyring (no P.secret) and the keyring unreachable, a "
+    "temp copy a killed save left is kept, not judged against nothing and deleted") {
+  NoSessionBus no_bus;
+  TempDir dir;
+  const ProfilePaths paths = profile_paths(dir.path(), "max");
+  const ProfileConfig profile = profile_storing_in(SecretStore::keyring);
+  // What a rotation killed before its rename leaves: the only copy of the rotated token.
+  const std::string leftover = paths.secret + ".tmp.999999.1";
+  REQUIRE(write_private_file_atomic(leftover, "rotated-state"));
+  const Recovery recovery = recover_leftovers(profile, paths);
+  CHECK(recovery.removed == 0);
+  CHECK_FALSE(recovery.adopted);
+  CHECK(exists(leftover));
 }
