@@ -43,6 +43,9 @@ class Oauth2Refresh {
   Result<void> persist() {
     const std::string text = serialize_oauth2_state(state_);
     if (text == saved_text_) return {};
+    // Nothing worth keeping yet (a first fetch that failed before any answer): no P.secret,
+    // no keyring item.
+    if (saved_text_.empty() && text == serialize_oauth2_state(Oauth2State{})) return {};
     if (context_.persist_secret) {
       if (auto saved = context_.persist_secret(text); !saved) return saved;
     } else {

@@ -423,6 +423,8 @@ TEST_CASE("oauth2 fetch: a failed first discovery fails the fetch", "[oauth2]") 
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == ErrorClass::transient);
   CHECK(h.sends() == 1);
+  // Nothing was learnt: no empty state is saved (no P.secret, no keyring item).
+  CHECK(h.persisted.empty());
 }
 
 TEST_CASE("oauth2 fetch: an explicit token_endpoint skips discovery", "[oauth2]") {
