@@ -181,6 +181,41 @@ grep -q "^client_secret: $CONF_SECRET\$" "$STATE/conf.secret" || fail "client se
 once conf --force
 expect_eq "confidential device client: refresh with the stored secret" 0 "$RC"
 
+# Which profile `login`/`logout` act on without --profile: only those a person logs in to.
+cat >"$T/one-login.toml" <<EOF
+[profile.machine]
+backend = "oauth2"
+[profile.machine.oauth2]
+issuer = "$ISSUER"
+client_id = "machine-basic"
+client_secret_file = "$T/cfg/basic.secret"
+ca_cert = "$OIDC_CA"
+[profile.laptop]
+backend = "oauth2"
+[profile.laptop.oauth2]
+issuer = "$ISSUER"
+client_id = "person"
+grant = "device_code"
+scope = "openid offline_access"
+ca_cert = "$OIDC_CA"
+EOF
+N=$((N + 1))
+set +e
+"$CKH_REFRESHER" logout --config "$T/one-login.toml" >"$OUTS/logout.$N.out" 2>&1
+RC=$?
+set -e
+expect_eq "logout without --profile: the one device-login profile is chosen" 0 "$RC"
+has "$(cat "$OUTS/logout.$N.out")" "profile 'laptop': nothing to remove" ||
+  fail "logout without --profile: $(cat "$OUTS/logout.$N.out")"
+N=$((N + 1))
+set +e
+"$CKH_REFRESHER" login --config "$T/one-login.toml" --profile machine --no-browser </dev/null \
+  >"$OUTS/login.$N.out" 2>&1
+RC=$?
+set -e
+expect_eq "login of a client_credentials profile: a usage error" 64 "$RC"
+has "$(cat "$OUTS/login.$N.out")" "no one to log in" || fail "login machine: $(cat "$OUTS/login.$N.out")"
+
 # ---- 3. the rotation race ----------------------------------------------------------------------
 pres_before=$(oidc_stat refresh_tokens_presented)
 ok_before=$(oidc_stat token_success.by_grant_type.refresh_token)
