@@ -503,8 +503,10 @@ bool read_choice(ConfigSection& section, std::string_view key,
   std::string expected;
   for (const auto& [name, value] : choices) {
     (void)value;
-    expected += expected.empty() ? "" : ", ";
-    expected += "\"" + std::string(name) + "\"";
+    // Appended piece by piece: g++ 12 at -O3 warns (-Wrestrict, a false positive) on
+    // "\"" + std::string(name) + "\"" here.
+    if (!expected.empty()) expected.append(", ");
+    expected.append("\"").append(name).append("\"");
   }
   auto text = section.get_string(key, "one of " + expected);
   if (!text) return !present;
