@@ -47,16 +47,6 @@ const std::string kSubject = "CANARY-subject-jwt-ddddeeeeffff";
 const std::string kTokenEndpoint = "https://idp.test/oauth2/token";
 const std::string kIssuer = "https://idp.test/realms/corp";
 
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
-bool same(const std::string& a, const std::string& b) {
-  return a == b;
-}
-bool no_canary(const std::string& text) {
-  return !contains(text, "CANARY");
-}
-
 std::string make_jwt(std::int64_t exp) {
   return base64url(R"({"alg":"RS256","typ":"JWT"})") + "." +
          base64url(R"({"sub":"user-1","exp":)" + std::to_string(exp) + "}") + "." +

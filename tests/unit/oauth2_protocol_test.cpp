@@ -39,17 +39,6 @@ const std::string kDeviceCode = "CANARY-device-code-9z8y7x6w5v";
 const std::string kSubject = "CANARY-subject-token-aa11bb22cc33";
 const std::string kSection = "[profile.work.oauth2]";
 
-// Whether `part` occurs in `text`; shows only true/false when a check fails (text may hold a
-// secret when the code under test is wrong).
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
-bool same(const std::string& a, const std::string& b) {
-  return a == b;
-}
-bool no_canary(const std::string& text) {
-  return !contains(text, "CANARY");
-}
 bool one_line_text(const std::string& text) {
   return text.find('\n') == std::string::npos && text.find('\r') == std::string::npos;
 }

@@ -122,4 +122,16 @@ inline FetchResult credential(std::string value,
   return FetchResult{std::move(value), expires_at, "scripted test", std::nullopt};
 }
 
+// Checks on text that may hold a secret when the code under test is wrong: a failing CHECK
+// shows only true/false, never the text. Test secrets start with "CANARY".
+inline bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+inline bool same(const std::string& a, const std::string& b) {
+  return a == b;
+}
+inline bool no_canary(const std::string& text) {
+  return !contains(text, "CANARY");
+}
+
 }  // namespace ckh::test
