@@ -33,6 +33,23 @@ std::string logout_text(const std::string& profile, const std::vector<std::strin
   return who + "logged out; removed " + list + std::string(tail);
 }
 
+Result<std::vector<std::string>> remove_saved_login(const ProfileConfig& profile,
+                                                    const ProfilePaths& paths,
+                                                    const std::function<void()>& first) {
+  std::vector<std::string> removed;
+  if (::access(paths.dir.c_str(), F_OK) != 0 && errno == ENOENT) return removed;
+  auto lock = ProfileLock::acquire(paths.lock);
+  if (!lock) return std::unexpected(lock.error());
+  if (first) first();
+  auto secret = remove_secret_state(profile, paths);
+  if (!secret) return std::unexpected(secret.error());
+  auto cred = remove_existing(paths.cred);
+  if (!cred) return std::unexpected(cred.error());
+  removed.insert(removed.end(), secret->begin(), secret->end());
+  if (*cred) removed.push_back("the published credential (" + paths.cred + ")");
+  return removed;
+}
+
 Result<SavedLogin> save_login_and_publish(const ProfileConfig& profile, const ProfilePaths& paths,
                                           const std::string& secret_state) {
   if (auto dir = ensure_private_dir(paths.dir); !dir) return std::unexpected(dir.error());

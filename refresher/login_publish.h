@@ -8,6 +8,7 @@
 // oauth2/oauth2_account.cpp.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,14 @@ std::string where_login_went(const ProfilePaths& paths, const SavedLogin& saved)
 // "profile 'P': nothing to remove: <nothing><tail>": what a logout says it did.
 std::string logout_text(const std::string& profile, const std::vector<std::string>& removed,
                         std::string_view nothing, std::string_view tail);
+
+// The removal half of every logout: under P.lock, `first` (when set: say, revoking at the
+// IdP) runs, then the secret state (secret_store.h) and P.cred are removed. Returns what was
+// really there and is gone now, for logout_text. No state dir: nothing to remove and no lock
+// to take (`first` does not run).
+Result<std::vector<std::string>> remove_saved_login(const ProfileConfig& profile,
+                                                    const ProfilePaths& paths,
+                                                    const std::function<void()>& first = {});
 
 // True when the file was there and is removed now; false when there was none.
 Result<bool> remove_existing(const std::string& path);

@@ -135,20 +135,10 @@ Result<std::string> logout_profile(const ProfileConfig& profile, const ProfilePa
   auto backend = oauth_backend(profile);
   if (!backend) return std::unexpected(backend.error());
   // What was really there and is gone now: the user reads this to know where they stand.
-  std::vector<std::string> removed;
+  auto saved = remove_saved_login(profile, paths);
+  if (!saved) return std::unexpected(saved.error());
+  std::vector<std::string> removed = std::move(*saved);
   std::string left_alone;
-  // No state dir yet: no login ever saved tokens here, and there is no lock to take.
-  const bool no_state_dir = ::access(paths.dir.c_str(), F_OK) != 0 && errno == ENOENT;
-  if (!no_state_dir) {
-    auto lock = ProfileLock::acquire(paths.lock);
-    if (!lock) return std::unexpected(lock.error());
-    auto secret = remove_secret_state(profile, paths);
-    if (!secret) return std::unexpected(secret.error());
-    auto cred = remove_existing(paths.cred);
-    if (!cred) return std::unexpected(cred.error());
-    removed.insert(removed.end(), secret->begin(), secret->end());
-    if (*cred) removed.push_back("the published credential (" + paths.cred + ")");
-  }
   auto store = claude_code_store_paths((*backend)->env());
   if (claude_code) {
     if (!store) return std::unexpected(store.error());

@@ -68,6 +68,38 @@ Result<std::string> read_client_secret(int fd) {
   return secret;
 }
 
+// Revokes the refresh token at the IdP (RFC 7009), so that a copy of it anywhere else stops
+// working too; says how that went, for the logout's closing line.
+std::string revoke_refresh_token(const Oauth2Backend& backend, Oauth2State& state) {
+  const std::string not_revoked = "; not revoked at the IdP (";
+  RealClock clock;
+  auto endpoints = backend.endpoints(state, clock.unix_seconds());
+  if (!endpoints) {
+    return not_revoked + redact(endpoints.error().message, state.refresh_token) +
+           "): it ends when it expires";
+  }
+  if (endpoints->revocation_endpoint.empty()) {
+    return not_revoked + "it names no revocation_endpoint; set one in " + backend.section() +
+           " if it has one): it ends when it expires";
+  }
+  std::unique_ptr<SigningKey> key;
+  auto client = backend.client_authentication(state, key);
+  if (client) client->assertion_audience = endpoints->token_endpoint;
+  Result<HttpRequest> request =
+      client ? token_form_request(
+                   backend.settings(), *client, endpoints->revocation_endpoint,
+                   {{"token", state.refresh_token}, {"token_type_hint", "refresh_token"}},
+                   clock.unix_seconds())
+             : Result<HttpRequest>(std::unexpected(client.error()));
+  Result<HttpResponse> response = request ? backend.transport().send(*request)
+                                          : Result<HttpResponse>(std::unexpected(request.error()));
+  if (response && response->status == 200) return "; the refresh token was revoked at the IdP";
+  return "; the IdP did not confirm revoking the refresh token (" +
+         (response ? "it answered " + to_decimal(static_cast<std::int64_t>(response->status))
+                   : redact(response.error().message, state.refresh_token)) +
+         "): it ends when it expires";
+}
+
 }  // namespace
 
 Result<std::string> login_oauth2_profile(const ProfileConfig& profile, const ProfilePaths& paths,
@@ -150,55 +182,14 @@ Result<std::string> login_oauth2_profile(const ProfileConfig& profile, const Pro
 Result<std::string> logout_oauth2_profile(const ProfileConfig& profile, const ProfilePaths& paths) {
   auto backend = oauth2_backend(profile);
   if (!backend) return std::unexpected(backend.error());
-  std::vector<std::string> removed;
   std::string revoked;
-  const bool no_state_dir = ::access(paths.dir.c_str(), F_OK) != 0 && errno == ENOENT;
-  if (!no_state_dir) {
-    auto lock = ProfileLock::acquire(paths.lock);
-    if (!lock) return std::unexpected(lock.error());
+  auto removed = remove_saved_login(profile, paths, [&] {
     if (auto state = current_state(profile, paths); state && !state->refresh_token.empty()) {
-      // Revoke first (RFC 7009): a copy of the token anywhere else stops working too.
-      RealClock clock;
-      auto endpoints = (*backend)->endpoints(*state, clock.unix_seconds());
-      if (!endpoints) {
-        revoked = "; not revoked at the IdP (" +
-                  redact(endpoints.error().message, state->refresh_token) +
-                  "): it ends when it expires";
-      } else if (endpoints->revocation_endpoint.empty()) {
-        revoked = "; not revoked at the IdP (it names no revocation_endpoint; set one in " +
-                  (*backend)->section() + " if it has one): it ends when it expires";
-      } else {
-        std::unique_ptr<SigningKey> key;
-        auto client = (*backend)->client_authentication(*state, key);
-        if (client) client->assertion_audience = endpoints->token_endpoint;
-        Result<HttpRequest> request =
-            client ? token_form_request(
-                         (*backend)->settings(), *client, endpoints->revocation_endpoint,
-                         {{"token", state->refresh_token}, {"token_type_hint", "refresh_token"}},
-                         clock.unix_seconds())
-                   : Result<HttpRequest>(std::unexpected(client.error()));
-        Result<HttpResponse> response =
-            request ? (*backend)->transport().send(*request)
-                    : Result<HttpResponse>(std::unexpected(request.error()));
-        if (response && response->status == 200) {
-          revoked = "; the refresh token was revoked at the IdP";
-        } else {
-          revoked =
-              "; the IdP did not confirm revoking the refresh token (" +
-              (response ? "it answered " + to_decimal(static_cast<std::int64_t>(response->status))
-                        : redact(response.error().message, state->refresh_token)) +
-              "): it ends when it expires";
-        }
-      }
+      revoked = revoke_refresh_token(**backend, *state);
     }
-    auto secret = remove_secret_state(profile, paths);
-    if (!secret) return std::unexpected(secret.error());
-    auto cred = remove_existing(paths.cred);
-    if (!cred) return std::unexpected(cred.error());
-    removed.insert(removed.end(), secret->begin(), secret->end());
-    if (*cred) removed.push_back("the published credential (" + paths.cred + ")");
-  }
-  return logout_text(profile.name, removed, "no saved tokens (already logged out)", revoked);
+  });
+  if (!removed) return std::unexpected(removed.error());
+  return logout_text(profile.name, *removed, "no saved tokens (already logged out)", revoked);
 }
 
 }  // namespace ckh
