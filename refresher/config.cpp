@@ -26,6 +26,7 @@
 #include "refresher/fingerprint.h"
 #include "shared/paths.h"
 #include "shared/record.h"
+#include "shared/secure_file.h"
 #include "shared/text.h"
 
 namespace ckh {
@@ -488,22 +489,15 @@ ConfigOrProblems load_config(const std::string& path, EnvLookup env) {
         "TOML file",
         kMaxConfigBytes);
   } else {
-    // Read up to one byte past the cap in case it grew since fstat.
-    text.resize(kMaxConfigBytes + 1);
-    std::size_t used = 0;
-    while (used < text.size()) {
-      const ssize_t n = ::read(fd, text.data() + used, text.size() - used);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        refusal = fmt::format("cannot read the configuration file: {}", std::strerror(errno));
-        break;
-      }
-      if (n == 0) break;
-      used += static_cast<std::size_t>(n);
-    }
-    text.resize(used);
-    if (refusal.empty() && used > kMaxConfigBytes) {
+    // Sized by the file (one piece of code for bounded reads: secure_file.h), still
+    // refused when it grew past the cap since fstat.
+    auto read = read_bounded(fd, path, static_cast<std::size_t>(info.st_size), kMaxConfigBytes);
+    if (read) {
+      text = std::move(*read);
+    } else if (read.error().kind == ErrorClass::corrupt) {
       refusal = fmt::format("the configuration file is larger than {} bytes", kMaxConfigBytes);
+    } else {
+      refusal = read.error().message;
     }
   }
   ::close(fd);

@@ -29,6 +29,7 @@
 #include "refresher/log.h"
 #include "refresher/permanent_stop.h"
 #include "refresher/refresh.h"
+#include "refresher/refresh_slots.h"
 #include "refresher/reload_progress.h"
 #include "refresher/schedule.h"
 #include "refresher/signal_deferral.h"
@@ -53,6 +54,10 @@ constexpr int kLostStateExit = 75;
 // above the longest bound a backend puts on one refresh (the command backend's 10m timeout
 // and its kill grace).
 constexpr std::int64_t kRefreshBoundMs = 15 * 60 * 1000;
+// How many profiles refresh together on their schedule (refresh_slots.h): enough that one
+// slow backend does not hold up the others, few enough that a start with hundreds of due
+// profiles does not fork hundreds of commands or open hundreds of connections at once.
+constexpr std::size_t kConcurrentRefreshes = 4;
 
 // Set by a worker that found its state dir, claim or socket gone or replaced; the main
 // thread, woken by the SIGTERM that worker sends, then exits with kLostStateExit.
@@ -173,8 +178,12 @@ std::string describe(const RefreshOutcome& outcome) {
 
 class ProfileWorker {
  public:
-  ProfileWorker(ProfileConfig profile, ProfilePaths paths, std::chrono::milliseconds max_sleep)
-      : profile_(std::move(profile)), paths_(std::move(paths)), max_sleep_(max_sleep) {}
+  ProfileWorker(ProfileConfig profile, ProfilePaths paths, std::chrono::milliseconds max_sleep,
+                RefreshSlots& slots)
+      : profile_(std::move(profile)),
+        paths_(std::move(paths)),
+        max_sleep_(max_sleep),
+        slots_(slots) {}
   ~ProfileWorker() { stop(); }
 
   const std::string& name() const { return profile_.name; }
@@ -238,6 +247,7 @@ class ProfileWorker {
     beat_ms_.store(monotonic_ms());
     thread_ = std::thread([this] {
       loop();
+      slots_.forget(wake_fd_);
       finished_.store(true);
     });
     return {};
@@ -406,12 +416,19 @@ class ProfileWorker {
         since_attempt = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - *last_timer_attempt);
       }
-      const auto wait = wake_delay(at, reading.unix_s, since_attempt, max_sleep_);
+      auto wait = wake_delay(at, reading.unix_s, since_attempt, max_sleep_);
       if (wait.count() == 0) {
-        refresh(RefreshRequest{RefreshReason::due, record ? record->generation : 0, 0});
-        remove_dead_caller_files(paths_.callers_dir);
-        last_timer_attempt = std::chrono::steady_clock::now();
-        continue;
+        if (slots_.try_take(wake_fd_)) {
+          refresh(RefreshRequest{RefreshReason::due, record ? record->generation : 0, 0});
+          slots_.give_back();
+          remove_dead_caller_files(paths_.callers_dir);
+          last_timer_attempt = std::chrono::steady_clock::now();
+          continue;
+        }
+        // Queued for a slot: its hand-out writes wake_fd_; requests are served meanwhile.
+        wait = max_sleep_;
+      } else {
+        slots_.forget(wake_fd_);  // no longer due (refreshed elsewhere): pass a slot on
       }
       struct pollfd fds[4] = {{wake_fd_, POLLIN, 0},
                               {clock_set_fd_, POLLIN, 0},
@@ -425,6 +442,7 @@ class ProfileWorker {
         continue;
       }
       if (ready <= 0) continue;
+      if ((fds[0].revents & POLLIN) && !stopping_.load()) drain(wake_fd_);  // a slot
       if (fds[1].revents & POLLIN) {
         // The wall clock was set: the next round rebases the schedule on it.
         drain(clock_set_fd_);
@@ -444,6 +462,7 @@ class ProfileWorker {
   ProfileConfig profile_;
   ProfilePaths paths_;
   std::chrono::milliseconds max_sleep_;
+  RefreshSlots& slots_;
   std::string listen_path_;                     // P.sock in the runtime dir or the state dir
   std::atomic<std::int64_t> beat_ms_{0};        // monotonic ms of the loop's last round
   std::atomic<std::int64_t> busy_since_ms_{0};  // monotonic ms a refresh began, 0 when none
@@ -465,7 +484,8 @@ class ProfileWorker {
 using Workers = std::vector<std::unique_ptr<ProfileWorker>>;
 
 Result<Workers> start_workers(const Config& config, const DaemonOptions& options,
-                              const std::string& dir, std::chrono::milliseconds max_sleep) {
+                              const std::string& dir, std::chrono::milliseconds max_sleep,
+                              RefreshSlots& slots) {
   Workers workers;
   for (const auto& [name, profile] : config.profiles) {
     if (!options.only_profiles.empty() &&
@@ -473,7 +493,8 @@ Result<Workers> start_workers(const Config& config, const DaemonOptions& options
             options.only_profiles.end()) {
       continue;
     }
-    auto worker = std::make_unique<ProfileWorker>(profile, profile_paths(dir, name), max_sleep);
+    auto worker =
+        std::make_unique<ProfileWorker>(profile, profile_paths(dir, name), max_sleep, slots);
     if (auto started = worker->start(); !started) {
       workers.clear();
       return std::unexpected(started.error());
@@ -579,8 +600,14 @@ int run_daemon(Config config, const DaemonOptions& options) {
   const DeferredStopSignals signals;
   std::signal(SIGPIPE, SIG_IGN);
   Watchdog watchdog;
+  // Temp files of a writer killed mid-write, of any file but P.secret (each profile's
+  // refresh judges its own, temp_recovery.h): once here, for files of profiles no longer
+  // configured; a refresh looks only at its own profile's names.
+  (void)remove_stale_temp_files(*dir, {}, ".secret");
+  // Declared before the workers, which hold it: scheduled refreshes start after READY.
+  RefreshSlots slots(kConcurrentRefreshes);
 
-  auto workers = start_workers(config, options, *dir, watchdog.worker_max_sleep());
+  auto workers = start_workers(config, options, *dir, watchdog.worker_max_sleep(), slots);
   if (!workers) {
     log_line(LogLevel::error, "", workers.error().message);
     return workers.error().kind == ErrorClass::config ? 78 : 71;
@@ -615,6 +642,7 @@ int run_daemon(Config config, const DaemonOptions& options) {
     }
   };
   notify_ready(workers->size(), {});
+  slots.open();
   log_line(LogLevel::info, "",
            "running with " + to_decimal(workers->size()) + " profile(s) from " +
                (config.path.empty() ? "the environment" : config.path) +
@@ -655,7 +683,8 @@ int run_daemon(Config config, const DaemonOptions& options) {
         note = "reload refused, running the previous configuration";
       } else {
         stop_workers(*workers, watchdog);  // each releases its claim and socket
-        auto restarted = start_workers(*reloaded, options, *dir, watchdog.worker_max_sleep());
+        auto restarted =
+            start_workers(*reloaded, options, *dir, watchdog.worker_max_sleep(), slots);
         if (!restarted) {
           log_line(LogLevel::error, "",
                    restarted.error().message + "; restarting the previous configuration");
@@ -663,7 +692,7 @@ int run_daemon(Config config, const DaemonOptions& options) {
           progress.message = one_line(restarted.error().message, 900);
           note = "reload failed, running the previous configuration";
           config_watch.apply_failed(monotonic_ms());  // the new file is tried again later
-          restarted = start_workers(config, options, *dir, watchdog.worker_max_sleep());
+          restarted = start_workers(config, options, *dir, watchdog.worker_max_sleep(), slots);
           if (!restarted) return 71;
         } else {
           config = std::move(*reloaded);

@@ -25,6 +25,12 @@
 //   daemon never keeps publishing a source the config no longer names while `once`
 //   publishes the new. A config file that disappears is not reloaded (a warning says so);
 //   a new config whose workers cannot start is tried again a minute later.
+// - Starting costs the same with 1 or 1000 profiles: READY=1 is said once every worker
+//   listens, before any refresh; scheduled refreshes then run at most 4 at a time
+//   (refresh_slots.h), each profile still one at a time by its own worker. A request on
+//   P.sock takes no slot (the helper is waiting; per-profile rate limits bound it).
+// - Temp files a killed writer left, of any file but P.secret, are removed once at start;
+//   each refresh then looks only at its own profile's (temp_recovery.h).
 // - systemd Type=notify: READY=1 (with STATUS=) once every socket listens, RELOADING=1 then
 //   READY=1 around a reload (READY before the reload file says it is done), STOPPING=1 on
 //   exit. Watchdog: with WATCHDOG_USEC (and WATCHDOG_PID unset or ours), WATCHDOG=1 every

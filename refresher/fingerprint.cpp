@@ -1,16 +1,14 @@
 #include "refresher/fingerprint.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
-
 #include "refresher/config.h"
+#include "refresher/sha256.h"
 
 namespace ckh {
 
 namespace {
 
-std::string hex(const unsigned char* bytes, std::size_t count) {
+// The first `count` bytes of the digest in lower-case hex.
+std::string hex(const Sha256Digest& bytes, std::size_t count) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(count * 2);
@@ -24,25 +22,17 @@ std::string hex(const unsigned char* bytes, std::size_t count) {
 }  // namespace
 
 std::string token_fingerprint(std::string_view token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  return hex(digest, 6);
+  return hex(sha256(token), 6);
 }
 
 std::string keyed_fingerprint(std::string_view key, std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
-  return "k1-" + hex(digest, 12);
+  return "k1-" + hex(hmac_sha256(key, data), 12);
 }
 
 std::string source_settings_fingerprint(std::string_view backend_name, std::string_view settings) {
   std::string text = "ckh-source-settings 1\nbackend ";
   text.append(backend_name).append("\n").append(settings);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return hex(digest, 8);
+  return hex(sha256(text), 8);
 }
 
 std::string source_settings_fingerprint(const ProfileConfig& profile) {

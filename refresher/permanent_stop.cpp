@@ -1,6 +1,6 @@
 #include "refresher/permanent_stop.h"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -109,7 +109,9 @@ std::string failure_inputs_to_record(const ProfileConfig& profile, const Profile
   auto key = read_key(paths);
   if (!key) {
     std::string fresh(kKeyBytes, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(fresh.data()), kKeyBytes) != 1) return {};
+    // The kernel's generator (no libcrypto on this path: sha256.h says why); a short read
+    // or an unseeded pool at boot is no key rather than a weak one.
+    if (getrandom(fresh.data(), fresh.size(), 0) != static_cast<ssize_t>(fresh.size())) return {};
     if (!write_private_file_atomic(fingerprint_key_path(paths), fresh)) return {};
     key = std::move(fresh);
   }

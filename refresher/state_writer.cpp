@@ -155,4 +155,9 @@ std::optional<std::string> take_unsaved_secret(const std::string& secret_path,
   return std::move(held.content);
 }
 
+bool holds_unsaved_secret(const std::string& secret_path) {
+  const std::lock_guard<std::mutex> guard(hold_mutex());
+  return holds().contains(secret_path);
+}
+
 }  // namespace ckh

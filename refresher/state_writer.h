@@ -63,5 +63,7 @@ class StateWriter {
 void hold_unsaved_secret(const std::string& secret_path, std::string on_disk, std::string content);
 std::optional<std::string> take_unsaved_secret(const std::string& secret_path,
                                                std::string_view on_disk);
+// Whether this process holds one for that P.secret (nothing is taken).
+bool holds_unsaved_secret(const std::string& secret_path);
 
 }  // namespace ckh

@@ -11,9 +11,12 @@
 //   after each save); while the keyring cannot be read, every leftover stays for later.
 // - If adopting cannot be written either, the state is handed back (unsaved_secret) for
 //   this refresh to use from memory, and the temp file stays.
-// - Every other leftover temp file of P.secret is removed, and the temp files of other
-//   files in the state dir whose writer is gone (remove_stale_temp_files); temp copies of
-//   OTHER profiles' P.secret are left for those profiles' own refresh to judge.
+// - Every other leftover temp file of P.secret is removed, and those of the profile's other
+//   files (P.cred, P.status, P.fpkey) whose writer is gone. Only the profile's own names
+//   are looked for (one read of the directory, nothing read when nothing is left), so a
+//   refresh costs the same with 1 or 1000 profiles; other profiles' temp files are left
+//   for their own refresh (the daemon sweeps the whole directory once at start:
+//   daemon.cpp).
 // Callers: refresh.cpp.
 #pragma once
 

@@ -55,7 +55,7 @@ int fsync_dir(const std::string& dir) {
 
 // The pid of a temp file name "<of>.tmp.<pid>.<n>", when `name` is one (of `of`, if set).
 std::optional<pid_t> temp_file_pid(std::string_view name, std::string_view of,
-                                   std::string_view except_suffix) {
+                                   std::string_view except_suffix = {}) {
   const auto mark = name.rfind(".tmp.");
   if (mark == std::string_view::npos) return std::nullopt;
   const std::string_view target = name.substr(0, mark);
@@ -259,17 +259,26 @@ std::size_t remove_stale_temp_files(const std::string& dir, std::string_view of,
   return removed;
 }
 
-std::vector<std::string> leftover_temp_files(const std::string& dir, std::string_view name,
-                                             bool include_own) {
-  std::vector<std::string> found;
-  if (name.empty()) return found;
+std::vector<TempFile> leftover_temp_files(const std::string& dir,
+                                          std::span<const std::string> names, bool include_own) {
+  std::vector<TempFile> found;
   DIR* handle = ::opendir(dir.c_str());
   if (handle == nullptr) return found;
+  const pid_t self = ::getpid();
   while (const dirent* entry = ::readdir(handle)) {
-    const auto pid = temp_file_pid(entry->d_name, name, {});
-    if (!pid) continue;
-    if ((include_own && *pid == ::getpid()) || !running(*pid)) {
-      found.push_back(dir + "/" + entry->d_name);
+    const std::string_view name(entry->d_name);
+    for (const std::string& target : names) {
+      // Cheap first: most entries are other files, or other profiles' ones.
+      if (!name.starts_with(target) || name.size() <= target.size() || name[target.size()] != '.') {
+        continue;
+      }
+      const auto pid = temp_file_pid(name, target);
+      if (!pid) continue;
+      const bool own = *pid == self;
+      if ((include_own && own) || (!own && !running(*pid))) {
+        found.push_back(TempFile{dir + "/" + entry->d_name, target, own});
+      }
+      break;
     }
   }
   ::closedir(handle);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,15 +49,22 @@ std::string base_name(const std::string& path);
 // "x.json.tmp.*"), for directories shared with other programs; temp files of a name that
 // ends with `except_suffix` (when set) are left alone (a rotated secret may be the only copy
 // of a token: refresher/temp_recovery.h decides about those). Returns how many it removed.
-// Callers: the refresher, under P.lock; the claude-code sink, under Claude Code's lock.
+// Callers: the claude-code sink, under Claude Code's lock; the daemon, once at start.
 std::size_t remove_stale_temp_files(const std::string& dir, std::string_view of = {},
                                     std::string_view except_suffix = {});
 
-// The temp files of the file `name` in dir whose writer is gone (its pid is not running),
-// plus, with include_own, those of this process (a refresh that held the profile's lock and
-// could not finish its save); full paths, in no particular order.
-std::vector<std::string> leftover_temp_files(const std::string& dir, std::string_view name,
-                                             bool include_own);
+// The temp files in dir of the files named in `names` whose writer is gone (its pid is not
+// running), plus, with include_own, those of this process (a refresh that held the
+// profile's lock and could not finish its save); in no particular order. One read of the
+// directory; an entry of another name costs a comparison, nothing more.
+// Callers: refresher/temp_recovery.cpp, under P.lock.
+struct TempFile {
+  std::string path;         // dir + "/" + the temp file's name
+  std::string_view target;  // the entry of `names` it is a temp copy of
+  bool own = false;         // written by this process
+};
+std::vector<TempFile> leftover_temp_files(const std::string& dir,
+                                          std::span<const std::string> names, bool include_own);
 
 // A temp file set aside, before a request is sent, for a write whose content only its answer
 // brings (a rotated refresh token): created beside `path` as write_private_file_atomic names

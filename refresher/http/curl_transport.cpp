@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "refresher/lazy/lazy_library.h"
 #include "shared/secure_file.h"
 #include "shared/text.h"
 
@@ -482,6 +483,9 @@ Result<HttpResponse> send_unchecked(const HttpRequest& request) {
 }  // namespace
 
 Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
+  // Everything a request and its answer need, loaded before anything is sent: once a
+  // server has rotated a token, its answer must be parseable (lazy_library.h).
+  if (auto stack = ensure_network_stack(); !stack) return std::unexpected(stack.error());
   try {
     return send_unchecked(request);
   } catch (const std::bad_alloc&) {

@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "refresher/lazy/lazy_library.h"
 #include "refresher/sinks/keychain.h"
 #include "shared/text.h"
 
@@ -273,6 +274,9 @@ Result<ItemList> find_items(const Deadline& deadline, const KeyringItemId& id,
 }  // namespace
 
 Result<std::optional<std::string>> keyring_read(const KeyringItemId& id) {
+  if (auto library = ensure_loaded(LazyLibrary::secret); !library) {
+    return std::unexpected(library.error());
+  }
   const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   auto found = find_items(
@@ -297,6 +301,9 @@ Result<std::optional<std::string>> keyring_read(const KeyringItemId& id) {
 }
 
 Result<void> keyring_write(const KeyringItemId& id, std::string_view content) {
+  if (auto library = ensure_loaded(LazyLibrary::secret); !library) {
+    return std::unexpected(library.error());
+  }
   const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   const std::string doing = "saving the profile's item";
@@ -318,6 +325,9 @@ Result<void> keyring_write(const KeyringItemId& id, std::string_view content) {
 }
 
 Result<bool> keyring_delete(const KeyringItemId& id) {
+  if (auto library = ensure_loaded(LazyLibrary::secret); !library) {
+    return std::unexpected(library.error());
+  }
   const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   const std::string doing = "deleting the profile's item";
@@ -338,6 +348,9 @@ Result<bool> keyring_delete(const KeyringItemId& id) {
 }
 
 Result<void> keyring_check() {
+  if (auto library = ensure_loaded(LazyLibrary::secret); !library) {
+    return std::unexpected(library.error());
+  }
   const std::lock_guard serialized(keyring_mutex());
   const Deadline deadline;
   auto collection = open_default_collection(deadline, "looking for the default collection");

@@ -92,8 +92,14 @@ case $name in
   fuzz_config)
     # The backends' factories pull in most of the refresher (transport, OAuth, sinks, Vault,
     # AWS): link all of it but main().
+    # Linked with the libraries themselves (below), so without the product's lazy
+    # forwarders of them (refresher/lazy/) and its compiled-in fmt and toml++.
     for f in "$src_dir"/refresher/*.cpp "$src_dir"/refresher/*/*.cpp; do
-      [[ $f == "$src_dir/refresher/main.cpp" ]] || sources+=("$f")
+      case $f in
+        "$src_dir/refresher/main.cpp" | "$src_dir"/refresher/lazy/*_functions.cpp | \
+          "$src_dir/refresher/third_party_implementation.cpp") ;;
+        *) sources+=("$f") ;;
+      esac
     done
     # The toml++ the refresher ships with: Debian's shared library (what links in the product).
     # Header-only mode would also fuzz toml++'s internals, whose debug assertions fire on

@@ -5,7 +5,8 @@
 #    /usr in /usr/lib/systemd/user/, both man pages, README and config.example.toml in
 #    /usr/share/doc/claude-key-helper/; every entry root:root, no group/world-writable
 #    directory, nothing outside /usr, nothing of the tests;
-#  - Depends on what dpkg-shlibdeps found (libc6, libcurl4, libssl3, ...) and on nothing of
+#  - Depends on what dpkg-shlibdeps found (libc6) and on the libraries the refresher loads
+#    when a backend needs them (libcurl4, libssl3, libsecret-1-0, libsimdjson14), and on nothing of
 #    the test tool chain (sanitizer runtimes, Catch2, clang, node);
 #  - installs with `dpkg -i` on this machine, where /usr/bin/claude-key-refresher once and
 #    /usr/bin/claude-key-helper serve a static key from a temp HOME, and `dpkg --purge`
@@ -75,7 +76,7 @@ expect_eq "Version" "$version" "$(dpkg-deb -f "$deb" Version)"
 expect_eq "Architecture" "$arch" "$(dpkg-deb -f "$deb" Architecture)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libc6 libcurl4 libssl3 libstdc++6; do
+for lib in libc6 libcurl4 libssl3 libsecret-1-0 libsimdjson14; do
   [[ $depends == *"$lib"* ]] && pass "Depends names $lib" || fail "Depends lacks $lib: $depends"
 done
 if grep -Eiq 'asan|ubsan|lsan|catch|clang|llvm|valgrind|node|hyperfine' <<<"$depends"; then

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "refresher/config.h"
 #include "refresher/keyring/keyring.h"
@@ -217,4 +218,26 @@ TEST_CASE(
   CHECK(recovery.removed == 0);
   CHECK_FALSE(recovery.adopted);
   CHECK(exists(leftover));
+}
+
+TEST_CASE(
+    "temp recovery: looks only at the profile's own files: a killed writer's copy of P.cred "
+    "or P.status goes, another profile's temp files and P.secret's stay for their refresh") {
+  TempDir dir;
+  const ProfilePaths paths = profile_paths(dir.path(), "max");
+  const ProfilePaths other = profile_paths(dir.path(), "maxi");  // a name max is a prefix of
+  const ProfileConfig profile = profile_storing_in(SecretStore::file);
+  const std::vector<std::string> own{paths.cred + ".tmp.999999.1", paths.status + ".tmp.999999.2"};
+  const std::vector<std::string> others{other.cred + ".tmp.999999.1",
+                                        other.secret + ".tmp.999999.1",
+                                        dir.path() + "/unrelated.json.tmp.999999.1"};
+  for (const auto& path : own) REQUIRE(write_private_file_atomic(path, "x"));
+  for (const auto& path : others) REQUIRE(write_private_file_atomic(path, "x"));
+  const Recovery recovery = recover_leftovers(profile, paths);
+  CHECK(recovery.removed == own.size());
+  for (const auto& path : own) CHECK_FALSE(exists(path));
+  for (const auto& path : others) CHECK(exists(path));
+  // Nothing of P.secret's was left: nothing judged, P.secret not even needed.
+  CHECK_FALSE(recovery.adopted);
+  CHECK_FALSE(recovery.unsaved_secret);
 }
